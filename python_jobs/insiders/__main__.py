@@ -1,0 +1,3 @@
+from insiders.cli import entrypoint
+
+entrypoint()

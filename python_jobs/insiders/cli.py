@@ -1,0 +1,162 @@
+"""The `insiders` command line: argument parsing, wiring and printing only; logic lives elsewhere."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import shlex
+import sys
+from typing import Annotated
+
+import typer
+
+from insiders import db
+from insiders.errors import UserError
+from insiders.logs import setup_logging
+from insiders.settings import Settings, get_settings
+
+log = logging.getLogger("insiders")
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Insiders: find your best customers.")
+db_app = typer.Typer(no_args_is_help=True, help="The database: embedded Postgres or INSIDERS_DATABASE_URL.")
+app.add_typer(db_app, name="db")
+
+
+def handle_user_errors(func):
+    """A UserError becomes one clear line on stderr and its exit code, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except UserError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+@app.callback()
+def main(
+    log_format: Annotated[str, typer.Option(help="text or json (JSON lines)")] = "text",
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING...")] = "INFO",
+) -> None:
+    if log_format not in {"text", "json"}:
+        raise typer.BadParameter("--log-format must be text or json")
+    setup_logging(log_format, log_level)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except Exception as exc:  # pydantic validation of env vars
+        raise UserError(f"invalid settings: {exc}") from None
+
+
+# --------------------------------------------------------------------------------------------- db
+@db_app.command("start")
+@handle_user_errors
+def db_start() -> None:
+    """Start the embedded Postgres (no-op when INSIDERS_DATABASE_URL is set) and print its URL."""
+    settings = _settings()
+    url = db.ensure_database_ready(settings)
+    typer.echo(db.libpq_url(url))
+
+
+@db_app.command("stop")
+@handle_user_errors
+def db_stop() -> None:
+    """Stop the embedded Postgres."""
+    settings = _settings()
+    if not settings.uses_embedded_db:
+        typer.echo("INSIDERS_DATABASE_URL is set: nothing embedded to stop")
+        return
+    stopped = db.stop_embedded(settings.pgdata, db.find_pg_bin(settings))
+    typer.echo("stopped" if stopped else "not running")
+
+
+@db_app.command("url")
+@handle_user_errors
+def db_url(show_password: Annotated[bool, typer.Option(help="include the password")] = False) -> None:
+    """Print the database URL (psql accepts it)."""
+    typer.echo(db.libpq_url(db.database_url(_settings()), hide_password=not show_password))
+
+
+@db_app.command("env")
+@handle_user_errors
+def db_env() -> None:
+    """Print `export` lines for dbt and psql: eval "$(insiders db env)" then `dbt build`."""
+    from insiders.dbt import shell_env
+
+    settings = _settings()
+    url = db.database_url(settings)
+    env = shell_env(url, settings)
+    env.update(PGHOST=env["INSIDERS_PGHOST"], PGPORT=env["INSIDERS_PGPORT"], PGUSER=env["INSIDERS_PGUSER"])
+    env["PGDATABASE"] = env["INSIDERS_PGDATABASE"]
+    for key, value in env.items():
+        if value:
+            typer.echo(f"export {key}={shlex.quote(value)}")
+
+
+# ------------------------------------------------------------------------------------------- load
+def print_load_results(results) -> None:
+    for r in results:
+        if r.status == "loaded":
+            typer.echo(
+                f"{r.source_uri}: {r.rows_in_file} rows in file, {r.rows_loaded} loaded, "
+                f"{r.rows_rejected} rejected ({r.seconds:.1f}s)"
+            )
+        else:
+            typer.echo(f"{r.source_uri}: {r.status}: {r.message}")
+
+
+@app.command()
+@handle_user_errors
+def load(paths: Annotated[list[str], typer.Argument(help="files or folders (.csv, .csv.gz)")]) -> None:
+    """Load shop CSV exports into the raw schema (files already loaded are skipped)."""
+    from insiders.ingest import load_sources
+
+    settings = _settings()
+    url = db.ensure_database_ready(settings)
+    results = load_sources(url, paths, settings)
+    print_load_results(results)
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(5)
+
+
+# ------------------------------------------------------------------------------------------- dbt
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@handle_user_errors
+def dbt(ctx: typer.Context) -> None:
+    """Run any dbt command against the project's database, e.g. `insiders dbt build -s marts`."""
+    from insiders.dbt import run_dbt
+
+    settings = _settings()
+    url = db.ensure_database_ready(settings)
+    if not ctx.args:
+        raise UserError("give a dbt command, e.g. `insiders dbt build`")
+    run_dbt(list(ctx.args), url, settings)
+
+
+# ------------------------------------------------------------------------------------------- run
+@app.command()
+@handle_user_errors
+def run(
+    paths: Annotated[
+        list[str] | None, typer.Argument(help="files or folders; default: the shared file")
+    ] = None,
+) -> None:
+    """The whole cycle: load new files, build the warehouse with dbt, print row counts."""
+    from insiders.cycle import run_cycle
+
+    settings = _settings()
+    outcome = run_cycle(settings, paths or [str(settings.data_path)])
+    typer.echo(outcome.summary_text())
+
+
+def entrypoint() -> None:  # pragma: no cover - used by `python -m insiders`
+    app(prog_name="insiders")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(entrypoint())

@@ -1,0 +1,47 @@
+"""Settings read from environment variables (prefix ``INSIDERS_``), never from code.
+
+Secrets (the database URL may hold a password) are ``SecretStr`` so they never end up in logs or reprs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INSIDERS_", extra="ignore")
+
+    # A libpq/SQLAlchemy URL. When unset, the project starts its own embedded Postgres.
+    database_url: SecretStr | None = None
+
+    # Embedded Postgres (used only when database_url is unset).
+    home: Path = PROJECT_ROOT / ".insiders"
+    pg_port: int = 54329
+    pg_bin: Path | None = None  # folder with initdb/pg_ctl; found automatically when unset
+
+    # dbt
+    project_dir: Path = PROJECT_ROOT
+    dbt_target: str = "dev"
+    dbt_threads: int = 2
+
+    # Data and outputs
+    data_path: Path = PROJECT_ROOT.parent / "shared" / "data" / "online_retail_2010_2011.csv.gz"
+    artifact_dir: Path = PROJECT_ROOT / ".insiders" / "artifacts"
+    report_dir: Path = PROJECT_ROOT / "reports"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def uses_embedded_db(self) -> bool:
+        return self.database_url is None
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,43 @@
+-- Loader-owned schema. dbt reads these tables as the `shop` source; nothing else writes here.
+create schema if not exists raw;
+
+create table if not exists raw.files (
+    file_id        bigint generated always as identity primary key,
+    file_name      text not null,            -- base name of the file or S3 key
+    source_uri     text not null,            -- full path or s3://bucket/key
+    sha256         text not null,            -- of the bytes as received (compressed when .gz)
+    etag           text,                     -- S3 ETag when the file came from S3
+    size_bytes     bigint not null,
+    encoding       text,                     -- text encoding used to decode it
+    rows_in_file   integer,                  -- data records after the header
+    rows_loaded    integer,
+    rows_rejected  integer,
+    status         text not null check (status in ('loaded', 'failed')),
+    error          text,                     -- why a failed file was refused
+    started_at     timestamptz not null,
+    loaded_at      timestamptz not null default now()
+);
+-- A file (by content) is loaded at most once; failed attempts may repeat.
+create unique index if not exists files_sha256_loaded_uq on raw.files (sha256) where status = 'loaded';
+
+create table if not exists raw.transactions (
+    file_id      bigint  not null references raw.files (file_id),
+    line_number  integer not null,   -- physical line in the file where the record starts (header = 1)
+    invoice_no   text,
+    stock_code   text,
+    description  text,
+    quantity     text,
+    invoice_date text,
+    unit_price   text,
+    customer_id  text,
+    country      text,
+    primary key (file_id, line_number)
+);
+
+create table if not exists raw.rejected_rows (
+    file_id      bigint  not null references raw.files (file_id),
+    line_number  integer not null,
+    raw_line     text    not null,
+    reason       text    not null,
+    primary key (file_id, line_number)
+);
