@@ -62,6 +62,7 @@ def run_dbt(
         "--profiles-dir", str(profiles_dir(settings)),
         "--target", settings.dbt_target,
         "--log-path", str(settings.home / "logs"),
+        "--target-path", str(settings.dbt_target_path),
     ]  # fmt: skip
     if dbt_vars:
         args += ["--vars", json.dumps(dict(dbt_vars), default=str)]

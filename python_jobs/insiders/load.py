@@ -197,10 +197,29 @@ class ParseCounts:
     rows_rejected: int = 0
 
 
-def parse_records(text: IO[str], file_id: int, rejects: IO[str], counts: ParseCounts) -> Iterator[tuple]:
+class RecordReader:
+    """Reads the header at once (so a bad one refuses the file before any COPY starts), then records."""
+
+    def __init__(self, text: IO[str]):
+        self.recorder = _LineRecorder(text)
+        self.reader = csv.reader(self.recorder, strict=False)
+        try:
+            header = next(self.reader)
+        except StopIteration:
+            raise FileRefused("empty file: no header line") from None
+        except csv.Error as exc:
+            raise FileRefused(f"unreadable header: {exc}") from None
+        self.recorder.take()
+        self.positions = header_mapping(header)
+        self.width = len(header)
+
+
+def parse_records(
+    records: RecordReader, file_id: int, rejects: IO[str], counts: ParseCounts
+) -> Iterator[tuple]:
     """Yield (file_id, line_number, 8 raw values) per good record; write rejects as CSV rows."""
-    recorder = _LineRecorder(text)
-    reader = csv.reader(recorder, strict=False)
+    recorder, reader = records.recorder, records.reader
+    positions, width = records.positions, records.width
     reject_writer = csv.writer(rejects, lineterminator="\n")
 
     def reject(line_no: int, raw: str, reason: str) -> None:
@@ -210,15 +229,6 @@ def parse_records(text: IO[str], file_id: int, rejects: IO[str], counts: ParseCo
             raw = raw[:MAX_KEPT_LINE_CHARS] + f"… [{len(raw) - MAX_KEPT_LINE_CHARS} more characters cut]"
         reject_writer.writerow((file_id, line_no, raw.replace("\x00", "\\0"), reason))
 
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise FileRefused("empty file: no header line") from None
-    except csv.Error as exc:
-        raise FileRefused(f"unreadable header: {exc}") from None
-    recorder.take()
-    positions = header_mapping(header)
-    width = len(header)
     while True:
         try:
             row = next(reader)
@@ -253,11 +263,19 @@ class _CsvStream(io.RawIOBase):
         self._buf = io.StringIO()
         self._writer = csv.writer(self._buf, lineterminator="\n")
         self._pending = b""
+        self.error: BaseException | None = None  # what broke the row iterator, if anything
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
+        try:
+            return self._read(size)
+        except BaseException as exc:  # psycopg2 would wrap it into QueryCanceled: keep the original
+            self.error = exc
+            raise
+
+    def _read(self, size: int) -> bytes:
         want = CHUNK if size is None or size < 0 else size
         while len(self._pending) < want:
             batch = 0
@@ -325,11 +343,14 @@ def load_file(
             )
             file_id = cur.fetchone()[0]
             with open_text(path, facts) as text, tempfile.TemporaryFile("w+", encoding="utf-8") as rejects:
-                records = parse_records(text, file_id, rejects, counts)
+                stream = _CsvStream(parse_records(RecordReader(text), file_id, rejects, counts))
                 columns = ", ".join(("file_id", "line_number", *RAW_COLUMNS))
-                cur.copy_expert(
-                    f"copy raw.transactions ({columns}) from stdin with (format csv)", _CsvStream(records)
-                )
+                try:
+                    cur.copy_expert(f"copy raw.transactions ({columns}) from stdin with (format csv)", stream)
+                except psycopg2.errors.QueryCanceled:
+                    if stream.error is not None:
+                        raise stream.error from None
+                    raise
                 if counts.rows_rejected:
                     rejects.seek(0)
                     cur.copy_expert(

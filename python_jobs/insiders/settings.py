@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     project_dir: Path = PROJECT_ROOT
     dbt_target: str = "dev"
     dbt_threads: int = 2
+    dbt_target_path: Path = PROJECT_ROOT / "target"
 
     # Data and outputs
     data_path: Path = PROJECT_ROOT.parent / "shared" / "data" / "online_retail_2010_2011.csv.gz"

@@ -1,0 +1,55 @@
+# Insiders — the two commands: `make run` (whole cycle on the shared data file) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
+DATA ?= ../shared/data/online_retail_2010_2011.csv.gz
+
+.PHONY: help install run test lint fmt bench db-start db-stop clean docs
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)  ## create the virtualenv and install the project (pinned by constraints.txt)
+
+run: install  ## install, start the embedded Postgres (unless INSIDERS_DATABASE_URL is set), run the whole cycle
+	$(BIN)/insiders run $(DATA)
+
+lint: install  ## ruff (Python) and sqlfluff (SQL, dbt templater)
+	$(BIN)/ruff check python_jobs tests scripts
+	$(BIN)/ruff format --check python_jobs tests scripts
+	@$(BIN)/insiders db start >/dev/null
+	eval "$$($(BIN)/insiders db env)" && $(BIN)/sqlfluff lint models macros tests/generic analyses --disable-progress-bar
+
+test: lint  ## lint, then every test (real Postgres, moto S3 server, whole-file end-to-end)
+	$(BIN)/pytest
+
+fmt: install  ## apply ruff and sqlfluff fixes
+	$(BIN)/ruff check --fix python_jobs tests scripts
+	$(BIN)/ruff format python_jobs tests scripts
+	eval "$$($(BIN)/insiders db env)" && $(BIN)/sqlfluff fix models macros tests/generic analyses --disable-progress-bar
+
+bench: install  ## timings and peak memory of each step on the shared file
+	$(BIN)/python scripts/bench.py --data $(DATA)
+
+docs: install  ## dbt docs (target/index.html)
+	$(BIN)/insiders dbt docs generate
+
+db-start: install  ## start the embedded Postgres
+	$(BIN)/insiders db start
+
+db-stop: install  ## stop the embedded Postgres
+	$(BIN)/insiders db stop
+
+clean:  ## stop the embedded Postgres and remove generated folders (keeps the virtualenv)
+	-$(BIN)/insiders db stop
+	rm -rf .insiders target reports logs
