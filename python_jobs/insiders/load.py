@@ -15,11 +15,11 @@ import gzip
 import hashlib
 import io
 import logging
-import tempfile
+import operator
 import time
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -79,6 +79,7 @@ class FileFacts:
     size_bytes: int
     is_gzip: bool
     encoding: str
+    has_nul: bool
     problem: str | None  # why the bytes cannot be read at all (e.g. truncated gzip)
 
 
@@ -96,7 +97,7 @@ def sniff(path: Path) -> FileFacts:
         fh.seek(0)
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if is_gzip else None
         utf8 = codecs.getincrementaldecoder("utf-8")()
-        is_utf8, has_non_ascii, first_bytes, problem = True, False, b"", None
+        is_utf8, has_non_ascii, has_nul, first_bytes, problem = True, False, False, b"", None
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
@@ -113,6 +114,7 @@ def sniff(path: Path) -> FileFacts:
                 except zlib.error as exc:
                     problem = f"unreadable gzip data: {exc}"
                     continue
+            has_nul = has_nul or b"\x00" in data
             if len(first_bytes) < 3:
                 first_bytes += data[:3]
             if is_utf8:
@@ -135,7 +137,7 @@ def sniff(path: Path) -> FileFacts:
         encoding = "utf-8"
     else:
         encoding = "latin-1"
-    return FileFacts(digest.hexdigest(), size, is_gzip, encoding, problem)
+    return FileFacts(digest.hexdigest(), size, is_gzip, encoding, has_nul, problem)
 
 
 def open_text(path: Path, facts: FileFacts) -> IO[str]:
@@ -144,31 +146,6 @@ def open_text(path: Path, facts: FileFacts) -> IO[str]:
 
 
 # ------------------------------------------------------------------------------------------ parsing
-class _LineRecorder:
-    """Feeds lines to csv.reader while remembering the raw text and first line of each record."""
-
-    def __init__(self, lines: Iterable[str]):
-        self._lines = iter(lines)
-        self.line_no = 0
-        self.record_start = 1
-        self.buffer: list[str] = []
-
-    def __iter__(self) -> Iterator[str]:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self._lines)
-        self.line_no += 1
-        self.buffer.append(line)
-        return line
-
-    def take(self) -> tuple[int, str]:
-        """Start line and raw text of the record just read; resets for the next record."""
-        start, text = self.line_no - len(self.buffer) + 1, "".join(self.buffer)
-        self.buffer = []
-        return start, text.rstrip("\r\n")
-
-
 def header_mapping(header: list[str]) -> list[int]:
     """Position in the file of each raw column, or FileRefused naming missing/unexpected columns."""
     names = [h.strip().lstrip("\ufeff").strip().strip('"') for h in header]
@@ -195,71 +172,89 @@ class ParseCounts:
     rows_in_file: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
+    # (first line, last line, reason) of each rejected record; its raw text is read back afterwards
+    rejects: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 class RecordReader:
     """Reads the header at once (so a bad one refuses the file before any COPY starts), then records."""
 
-    def __init__(self, text: IO[str]):
-        self.recorder = _LineRecorder(text)
-        self.reader = csv.reader(self.recorder, strict=False)
+    def __init__(self, text: IO[str], *, may_hold_nul: bool = True):
+        csv.field_size_limit(MAX_FIELD_CHARS)
+        self.reader = csv.reader(text, strict=False)
+        self.may_hold_nul = may_hold_nul
         try:
             header = next(self.reader)
         except StopIteration:
             raise FileRefused("empty file: no header line") from None
         except csv.Error as exc:
             raise FileRefused(f"unreadable header: {exc}") from None
-        self.recorder.take()
         self.positions = header_mapping(header)
         self.width = len(header)
 
 
-def parse_records(
-    records: RecordReader, file_id: int, rejects: IO[str], counts: ParseCounts
-) -> Iterator[tuple]:
-    """Yield (file_id, line_number, 8 raw values) per good record; write rejects as CSV rows."""
-    recorder, reader = records.recorder, records.reader
-    positions, width = records.positions, records.width
-    reject_writer = csv.writer(rejects, lineterminator="\n")
-
-    def reject(line_no: int, raw: str, reason: str) -> None:
-        counts.rows_in_file += 1
-        counts.rows_rejected += 1
-        if len(raw) > MAX_KEPT_LINE_CHARS:
-            raw = raw[:MAX_KEPT_LINE_CHARS] + f"… [{len(raw) - MAX_KEPT_LINE_CHARS} more characters cut]"
-        reject_writer.writerow((file_id, line_no, raw.replace("\x00", "\\0"), reason))
-
+def parse_batches(records: RecordReader, file_id: int, counts: ParseCounts, batch_rows: int = 5_000):
+    """Yield lists of (file_id, line_number, 8 raw values) for good records; note the rejects."""
+    reader, width = records.reader, records.width
+    pick = operator.itemgetter(*records.positions)
+    rejects = counts.rejects
+    previous_end = reader.line_num
+    batch: list[tuple] = []
     while True:
         try:
             row = next(reader)
         except StopIteration:
-            return
+            break
         except csv.Error as exc:
-            line_no, raw = recorder.take()
-            reject(line_no, raw, f"unparseable CSV: {exc}")
+            rejects.append((previous_end + 1, reader.line_num, f"unparseable CSV: {exc}"))
+            previous_end = reader.line_num
             continue
-        line_no, raw = recorder.take()
-        if not row:  # an empty line is not a record
-            continue
+        first_line, previous_end = previous_end + 1, reader.line_num
         if len(row) != width:
-            reject(line_no, raw, f"expected {width} fields, found {len(row)}")
+            if row:  # an empty line is not a record
+                rejects.append((first_line, previous_end, f"expected {width} fields, found {len(row)}"))
             continue
-        if any("\x00" in v for v in row):
-            reject(line_no, raw, "contains a NUL character")
+        if records.may_hold_nul and any("\x00" in v for v in row):
+            rejects.append((first_line, previous_end, "contains a NUL character"))
             continue
-        if any(len(v) > MAX_FIELD_CHARS for v in row):
-            reject(line_no, raw, f"a field is longer than {MAX_FIELD_CHARS} characters")
+        batch.append((file_id, first_line, *pick(row)))
+        if len(batch) >= batch_rows:
+            counts.rows_loaded += len(batch)
+            yield batch
+            batch = []
+    counts.rows_loaded += len(batch)
+    if batch:
+        yield batch
+    counts.rows_rejected = len(rejects)
+    counts.rows_in_file = counts.rows_loaded + counts.rows_rejected
+
+
+def reject_rows(text: IO[str], file_id: int, rejects: list[tuple[int, int, str]]) -> Iterator[tuple]:
+    """(file_id, line_number, raw text, reason) of the rejected records, read back from the file."""
+    wanted = iter(rejects)
+    current = next(wanted, None)
+    lines: list[str] = []
+    for line_no, line in enumerate(text, start=1):
+        if current is None:
+            return
+        first, last, reason = current
+        if line_no < first:
             continue
-        counts.rows_in_file += 1
-        counts.rows_loaded += 1
-        yield (file_id, line_no, *(row[p] for p in positions))
+        lines.append(line)
+        if line_no == last:
+            raw = "".join(lines).rstrip("\r\n").replace("\x00", "\\0")
+            if len(raw) > MAX_KEPT_LINE_CHARS:
+                raw = raw[:MAX_KEPT_LINE_CHARS] + f"… [{len(raw) - MAX_KEPT_LINE_CHARS} more characters cut]"
+            yield (file_id, first, raw, reason)
+            lines = []
+            current = next(wanted, None)
 
 
 class _CsvStream(io.RawIOBase):
-    """A read()-able stream of CSV text made from an iterator of rows, for COPY FROM STDIN."""
+    """A read()-able stream of CSV text made from an iterator of row batches, for COPY FROM STDIN."""
 
-    def __init__(self, rows: Iterator[tuple]):
-        self._rows = rows
+    def __init__(self, batches: Iterator[list[tuple]]):
+        self._batches = batches
         self._buf = io.StringIO()
         self._writer = csv.writer(self._buf, lineterminator="\n")
         self._pending = b""
@@ -278,14 +273,10 @@ class _CsvStream(io.RawIOBase):
     def _read(self, size: int) -> bytes:
         want = CHUNK if size is None or size < 0 else size
         while len(self._pending) < want:
-            batch = 0
-            for row in self._rows:
-                self._writer.writerow(row)
-                batch += 1
-                if batch >= 2000:
-                    break
-            if batch == 0:
+            batch = next(self._batches, None)
+            if batch is None:
                 break
+            self._writer.writerows(batch)
             self._pending += self._buf.getvalue().encode("utf-8")
             self._buf.seek(0)
             self._buf.truncate()
@@ -342,8 +333,9 @@ def load_file(
                 (file_name, source_uri, facts.sha256, etag, facts.size_bytes, facts.encoding, started_at),
             )
             file_id = cur.fetchone()[0]
-            with open_text(path, facts) as text, tempfile.TemporaryFile("w+", encoding="utf-8") as rejects:
-                stream = _CsvStream(parse_records(RecordReader(text), file_id, rejects, counts))
+            with open_text(path, facts) as text:
+                records = RecordReader(text, may_hold_nul=facts.has_nul)
+                stream = _CsvStream(parse_batches(records, file_id, counts))
                 columns = ", ".join(("file_id", "line_number", *RAW_COLUMNS))
                 try:
                     cur.copy_expert(f"copy raw.transactions ({columns}) from stdin with (format csv)", stream)
@@ -351,12 +343,13 @@ def load_file(
                     if stream.error is not None:
                         raise stream.error from None
                     raise
-                if counts.rows_rejected:
-                    rejects.seek(0)
+            if counts.rejects:
+                with open_text(path, facts) as text:
+                    rows = reject_rows(text, file_id, counts.rejects)
                     cur.copy_expert(
                         "copy raw.rejected_rows (file_id, line_number, raw_line, reason) "
                         "from stdin with (format csv)",
-                        rejects,
+                        _CsvStream(iter([list(rows)])),
                     )
             cur.execute(
                 """update raw.files set rows_in_file = %s, rows_loaded = %s, rows_rejected = %s,
