@@ -142,16 +142,60 @@ def dbt(ctx: typer.Context) -> None:
 @app.command()
 @handle_user_errors
 def run(
-    paths: Annotated[
-        list[str] | None, typer.Argument(help="files or folders; default: the shared file")
+    paths: Annotated[list[str] | None, typer.Argument(help="files, folders or s3:// prefixes")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="a file, folder or s3://bucket/prefix/ (repeatable)")
     ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="wait for a running cycle instead of exiting")] = False,
+    seed: Annotated[int, typer.Option(help="random seed of the segmentation")] = 42,
 ) -> None:
-    """The whole cycle: load new files, build the warehouse with dbt, print row counts."""
-    from insiders.cycle import run_cycle
+    """The whole cycle: load new files, dbt build, segment, build the marts, publish them atomically.
+
+    Default source: INSIDERS_SOURCE, else the shared Online Retail file. Exit codes: 0 done,
+    2 usage/setting/input error, 3 another cycle is running, 4 a step failed (marts unchanged),
+    5 published but some files were refused.
+    """
+    from insiders.cycle import format_summary, run_cycle
 
     settings = _settings()
-    outcome = run_cycle(settings, paths or [str(settings.data_path)])
-    typer.echo(outcome.summary_text())
+    sources = [*(paths or []), *(source or [])] or settings.default_sources
+
+    def progress(step: str, seconds: float) -> None:
+        typer.echo(f"✓ {step:<22} {seconds:6.1f}s")
+
+    outcome = run_cycle(settings, sources, wait_for_lock=wait, seed=seed, on_step=progress)
+    print_load_results(outcome.loads)
+    total = sum(outcome.step_seconds.values())
+    typer.echo(f"\ncycle {outcome.job_run_id} done in {total:.1f}s\n")
+    typer.echo(format_summary(outcome.summary_rows))
+    if outcome.exit_code:
+        typer.echo(f"\nwarning: {outcome.files_failed} file(s) refused; see raw.files", err=True)
+        raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+@handle_user_errors
+def status(limit: Annotated[int, typer.Option(help="how many cycles")] = 10) -> None:
+    """Show the last cycles (ops.job_runs): status, timings, files and rows, errors."""
+    from insiders import ops
+
+    settings = _settings()
+    url = db.ensure_database_ready(settings)
+    with db.raw_connection(url) as conn:
+        ops.ensure_ops_schema(conn)
+        runs = ops.recent_job_runs(conn, limit)
+    if not runs:
+        typer.echo("no cycle has run yet")
+    for r in runs:
+        took = f"{(r['finished_at'] - r['started_at']).total_seconds():.1f}s" if r["finished_at"] else "-"
+        typer.echo(
+            f"#{r['job_run_id']} {r['started_at']:%Y-%m-%d %H:%M:%S} {r['status']:<9} exit={r['exit_code']} "
+            f"took={took} files loaded/skipped/failed={r['files_loaded']}/{r['files_skipped']}/"
+            f"{r['files_failed']} rows loaded/rejected={r['rows_loaded']}/{r['rows_rejected']}"
+            + (f" segmentation={r['segmentation_run_id']}" if r["segmentation_run_id"] else "")
+        )
+        if r["error"]:
+            typer.echo(f"    error: {r['error']}")
 
 
 def entrypoint() -> None:  # pragma: no cover - used by `python -m insiders`

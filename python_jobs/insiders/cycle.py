@@ -1,80 +1,193 @@
-"""The ordered steps of `insiders run`."""
+"""The ordered steps of `insiders run`, under a lock, recorded in ops.job_runs.
+
+    database → lock → load → dbt build (upstream, into marts__build) → segment (ml.*)
+             → dbt build (downstream of the ml source, into marts__build) → publish (swap into marts)
+
+Any failure stops the cycle with a non-zero exit code; the published marts stay as they were.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from insiders import db
+from insiders import db, ops, publish
 from insiders.dbt import run_dbt
+from insiders.errors import StepFailedError, UserError
 from insiders.ingest import load_sources
 from insiders.load import LoadResult
-from insiders.logs import timed
 from insiders.settings import Settings
 
 log = logging.getLogger(__name__)
 
+EXIT_FILES_FAILED = 5  # the cycle published, but some files were refused (see raw.files)
+UPSTREAM = ["--exclude", "source:ml+"]
+DOWNSTREAM = ["--select", "source:ml+"]
+
 
 @dataclass
 class CycleOutcome:
+    job_run_id: int | None = None
     loads: list[LoadResult] = field(default_factory=list)
     step_seconds: dict[str, float] = field(default_factory=dict)
-    row_counts: dict[str, int] = field(default_factory=dict)
+    segmentation: object | None = None
+    summary_rows: list[dict] = field(default_factory=list)
+    exit_code: int = 0
 
-    def summary_text(self) -> str:
-        lines = ["step timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.step_seconds.items())]
-        for r in self.loads:
-            if r.status == "loaded":
-                lines.append(
-                    f"loaded {r.source_uri}: {r.rows_in_file} rows in file, {r.rows_loaded} loaded, "
-                    f"{r.rows_rejected} rejected"
-                )
-            else:
-                lines.append(f"{r.status} {r.source_uri}: {r.message}")
-        lines.append("row counts: " + ", ".join(f"{k}={v:,}" for k, v in self.row_counts.items()))
-        return "\n".join(lines)
+    @property
+    def files_failed(self) -> int:
+        return sum(r.status == "failed" for r in self.loads)
+
+    def job_run_update(self, status: str, exit_code: int, error: str | None = None) -> ops.JobRunUpdate:
+        loaded = [r for r in self.loads if r.status == "loaded"]
+        return ops.JobRunUpdate(
+            status=status,
+            exit_code=exit_code,
+            step_seconds={k: round(v, 3) for k, v in self.step_seconds.items()},
+            files_loaded=len(loaded),
+            files_skipped=sum(r.status == "skipped" for r in self.loads),
+            files_failed=self.files_failed,
+            rows_loaded=sum(r.rows_loaded for r in loaded),
+            rows_rejected=sum(r.rows_rejected for r in loaded),
+            segmentation_run_id=getattr(self.segmentation, "run_id", None),
+            error=error,
+        )
 
 
-COUNTED_RELATIONS = ("raw.transactions", "raw.rejected_rows", "marts.customer_features")
+class Steps:
+    """Times each step, logs one progress line per step and reports it to a callback."""
+
+    def __init__(self, outcome: CycleOutcome, on_step: Callable[[str, float], None] | None = None):
+        self.outcome, self.on_step = outcome, on_step
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        log.info("%s: started", name, extra={"step": name})
+        t0 = time.perf_counter()
+        try:
+            yield
+        except BaseException:
+            log.error("%s: failed after %.1fs", name, time.perf_counter() - t0, extra={"step": name})
+            raise
+        seconds = time.perf_counter() - t0
+        self.outcome.step_seconds[name] = seconds
+        log.info("%s: done in %.1fs", name, seconds, extra={"step": name, "seconds": round(seconds, 3)})
+        if self.on_step:
+            self.on_step(name, seconds)
 
 
-def run_cycle(settings: Settings, sources: list[str]) -> CycleOutcome:
+def run_cycle(
+    settings: Settings,
+    sources: list[str],
+    *,
+    wait_for_lock: bool = False,
+    seed: int = 42,
+    on_step: Callable[[str, float], None] | None = None,
+) -> CycleOutcome:
     outcome = CycleOutcome()
-
-    def step(name: str):
-        return _Step(name, outcome)
-
+    step = Steps(outcome, on_step)
     with step("database"):
         url = db.ensure_database_ready(settings)
-    with step("load"):
-        outcome.loads = load_sources(url, sources, settings)
-    with step("dbt build"):
-        run_dbt(["build"], url, settings)
-    outcome.row_counts = count_rows(url, COUNTED_RELATIONS)
+    lock_conn = db.connect_raw(url)  # holds the cycle lock and the run history for the whole cycle
+    try:
+        ops.ensure_ops_schema(lock_conn)
+        ops.acquire_cycle_lock(lock_conn, wait=wait_for_lock)
+        outcome.job_run_id = ops.start_job_run(lock_conn, "run", sources)
+        try:
+            _steps(settings, url, sources, outcome, step, seed)
+        except BaseException as exc:
+            code = exc.exit_code if isinstance(exc, UserError) else 1
+            message = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+            _safe_finish(lock_conn, outcome, "failed", code, message)
+            raise
+        outcome.exit_code = EXIT_FILES_FAILED if outcome.files_failed else 0
+        ops.finish_job_run(
+            lock_conn, outcome.job_run_id, outcome.job_run_update("succeeded", outcome.exit_code)
+        )
+    finally:
+        lock_conn.close()  # also releases the advisory lock
     return outcome
 
 
-class _Step:
-    def __init__(self, name: str, outcome: CycleOutcome):
-        self.name, self.outcome = name, outcome
-
-    def __enter__(self):
-        self._timer = timed(log, self.name)
-        self._timer.__enter__()
-        self._t0 = time.perf_counter()
-
-    def __exit__(self, *exc):
-        self.outcome.step_seconds[self.name] = time.perf_counter() - self._t0
-        return self._timer.__exit__(*exc)
+def _safe_finish(conn, outcome: CycleOutcome, status: str, code: int, message: str) -> None:
+    try:
+        conn.rollback()
+        ops.finish_job_run(conn, outcome.job_run_id, outcome.job_run_update(status, code, message[:4000]))
+    except Exception:  # the database may be what failed; the run then shows as abandoned later
+        log.warning("could not record the failed cycle in ops.job_runs", exc_info=True)
 
 
-def count_rows(url, relations) -> dict[str, int]:
-    counts = {}
+def _steps(
+    settings: Settings, url, sources: list[str], outcome: CycleOutcome, step: Steps, seed: int
+) -> None:
+    build_vars = {"marts_schema": publish.BUILD_SCHEMA}
+    readers = [settings.bi_role] if getattr(settings, "bi_role", None) else []
+    with step("load"):
+        outcome.loads = load_sources(url, sources, settings)
+    with step("prepare"), db.raw_connection(url) as conn:
+        publish.prepare_build_schema(conn, readers)
+    with step("dbt build upstream"):
+        run_dbt(["build", *UPSTREAM], url, settings, build_vars)
+    with step("segment"):
+        outcome.segmentation = _segment(url, settings, seed)
+    run_id = getattr(outcome.segmentation, "run_id", None)
+    with step("dbt build downstream"):
+        run_dbt(["build", *DOWNSTREAM], url, settings, {**build_vars, "segmentation_run_id": run_id})
+    with step("publish"), db.raw_connection(url) as conn:
+        publish.publish(conn, readers)
+    outcome.summary_rows = segment_summary_rows(url)
+
+
+def _segment(url, settings: Settings, seed: int):
+    try:
+        from insiders.segment import run_segmentation
+    except ImportError as exc:  # pragma: no cover - during development of the segmentation job
+        raise StepFailedError(f"segmentation job unavailable: {exc}") from exc
+    engine = db.make_engine(url)
+    try:
+        return run_segmentation(engine, settings, features_schema=publish.BUILD_SCHEMA, seed=seed)
+    finally:
+        engine.dispose()
+
+
+SUMMARY_COLUMNS = (
+    "segment_name", "customers", "share_of_customers", "share_of_revenue",
+    "mean_gross_revenue", "mean_recency_days",
+)  # fmt: skip
+
+
+def segment_summary_rows(url) -> list[dict]:
     with db.raw_connection(url) as conn, conn.cursor() as cur:
-        for rel in relations:
-            cur.execute("select to_regclass(%s) is not null", (rel,))
-            if cur.fetchone()[0]:
-                cur.execute(f"select count(*) from {rel}")
-                counts[rel] = cur.fetchone()[0]
-    return counts
+        cur.execute("select to_regclass('marts.segment_summary') is not null")
+        if not cur.fetchone()[0]:
+            return []
+        cur.execute(f"select {', '.join(SUMMARY_COLUMNS)} from marts.segment_summary order by customers")
+        return [dict(zip(SUMMARY_COLUMNS, row, strict=True)) for row in cur.fetchall()]
+
+
+def format_summary(rows: list[dict]) -> str:
+    """The segment summary as a plain-text table."""
+    if not rows:
+        return "(no segment summary)"
+    head = ("segment", "customers", "% customers", "% revenue", "mean gross revenue", "mean recency (days)")
+    body = [
+        (
+            str(r["segment_name"]),
+            f"{r['customers']:,}",
+            f"{100 * float(r['share_of_customers']):.1f}%",
+            f"{100 * float(r['share_of_revenue']):.1f}%",
+            f"{float(r['mean_gross_revenue']):,.0f}",
+            f"{float(r['mean_recency_days']):.0f}",
+        )  # fmt: skip
+        for r in rows
+    ]
+    widths = [max(len(x) for x in col) for col in zip(head, *body, strict=True)]
+
+    def fmt(cells) -> str:
+        pairs = zip(cells, widths, strict=True)
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(pairs))
+
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *(fmt(b) for b in body)])

@@ -30,10 +30,25 @@ class Settings(BaseSettings):
     dbt_threads: int = 2
     dbt_target_path: Path = PROJECT_ROOT / "target"
 
-    # Data and outputs
+    # Read-only role for BI tools (Metabase): USAGE + SELECT on the marts schema only.
+    bi_role: str = "insiders_bi"
+    bi_password: SecretStr | None = None  # when set, the role can log in with it
+
+    # Data and outputs. `source` is what `insiders run` loads when given no path: a file, a folder or
+    # an s3://bucket/prefix/ URI; by default the shared Online Retail file.
     data_path: Path = PROJECT_ROOT.parent / "shared" / "data" / "online_retail_2010_2011.csv.gz"
+    source: str | None = None
+
+    # S3 (credentials come from the standard AWS chain: env vars, profile, instance role)
+    s3_endpoint_url: str | None = None  # for S3-compatible stores (MinIO, moto...)
+    s3_region: str | None = None
+    s3_max_attempts: int = 8  # botocore "standard" retries with exponential backoff (throttling, 5xx)
     artifact_dir: Path = PROJECT_ROOT / ".insiders" / "artifacts"
     report_dir: Path = PROJECT_ROOT / "reports"
+
+    @property
+    def default_sources(self) -> list[str]:
+        return [self.source] if self.source else [str(self.data_path)]
 
     @property
     def pgdata(self) -> Path:

@@ -1,0 +1,446 @@
+"""Customer-lifetime-value forecasting: BG/NBD for purchase counts, Gamma-Gamma for spend per purchase.
+
+Two models, both fitted by maximum likelihood on one row per customer:
+
+* **BG/NBD** — Fader, Hardie & Lee (2005), "Counting Your Customers the Easy Way: An Alternative to the
+  Pareto/NBD Model", *Marketing Science* 24(2). While alive, a customer buys as a Poisson process of
+  rate ``λ ~ Gamma(r, α)`` (shape ``r``, rate ``α``); after each purchase they drop out with probability
+  ``p ~ Beta(a, b)``. Inputs per customer: ``x`` = number of repeat purchases, ``t_x`` = time of the last
+  purchase measured from the first one, ``T`` = time from the first purchase to the end of observation.
+* **Gamma-Gamma** — Fader, Hardie & Lee (2005), "RFM and CLV: Using Iso-Value Curves for Customer Base
+  Analysis", *Journal of Marketing Research* 42(4). The value of each transaction is
+  ``z ~ Gamma(p, ν)``, with ``ν ~ Gamma(q, γ)`` across customers (``γ`` is called ``v`` here). Inputs:
+  ``x`` repeat purchases and their mean value ``m_x``.
+
+Times may be in any unit (days, weeks...) as long as ``recency``, ``T`` and the forecast horizons use the
+same one; ``alpha`` is then expressed in that unit. Everything here is pure numpy/scipy/pandas, with no
+I/O. :func:`rfm_summary` builds the model inputs from transaction rows and :func:`customer_forecast`
+puts the predictions together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import optimize, special
+
+ArrayLike = npt.ArrayLike
+FloatArray = npt.NDArray[np.float64]
+
+# Bounds of the optimiser in log-parameter space: exp(±30) keeps every parameter strictly positive and
+# finite, and far outside any plausible value once times and amounts are rescaled (see the fit functions).
+_LOG_BOUND = 30.0
+
+
+@dataclass(frozen=True)
+class BgNbdParams:
+    """Fitted BG/NBD parameters: ``λ ~ Gamma(r, alpha)`` (rate ``alpha``, per time unit of the data) and
+    dropout probability ``p ~ Beta(a, b)``."""
+
+    r: float
+    alpha: float
+    a: float
+    b: float
+
+
+@dataclass(frozen=True)
+class GammaGammaParams:
+    """Fitted Gamma-Gamma parameters: transaction value ``z ~ Gamma(p, ν)``, ``ν ~ Gamma(q, v)``."""
+
+    p: float
+    q: float
+    v: float
+
+
+# --------------------------------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------------------------------
+
+
+def _as_float(values: ArrayLike, name: str) -> FloatArray:
+    arr = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (no NaN or infinity)")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be non-negative")
+    return arr
+
+
+def _customer_arrays(
+    frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Validate (x, t_x, T) and broadcast them to a common shape."""
+    x = _as_float(frequency, "frequency")
+    t_x = _as_float(recency, "recency")
+    age = _as_float(T, "T")
+    x, t_x, age = np.broadcast_arrays(x, t_x, age)
+    if np.any(x != np.round(x)):
+        raise ValueError("frequency (number of repeat purchases) must be integer-valued")
+    if np.any(t_x > age):
+        raise ValueError("recency cannot exceed T (the last purchase happens before the end of observation)")
+    return x, t_x, age
+
+
+# --------------------------------------------------------------------------------------------------
+# BG/NBD
+# --------------------------------------------------------------------------------------------------
+
+
+def _bg_nbd_loglik(
+    r: float, alpha: float, a: float, b: float, x: FloatArray, t_x: FloatArray, age: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per-customer log-likelihood (eq. 6 of the BG/NBD paper) and its gradient wrt (r, alpha, a, b).
+
+    L = B(a, b+x)/B(a, b) · Γ(r+x) α^r / (Γ(r) (α+T)^(r+x))
+        + [x > 0] · B(a+1, b+x-1)/B(a, b) · Γ(r+x) α^r / (Γ(r) (α+t_x)^(r+x)),
+
+    summed in log space (log-sum-exp of the two terms). Returns ``(ll, grad)`` with ``grad`` of shape
+    ``(4, n)``.
+    """
+    repeat = x > 0
+    x_rep = np.where(repeat, x, 1.0)  # keeps b + x - 1 > 0 in the masked-out term
+    log_beta_ab = special.betaln(a, b)
+    common = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+    log_alive = special.betaln(a, b + x) - log_beta_ab - (r + x) * np.log(alpha + age)
+    log_dead = np.where(
+        repeat,
+        special.betaln(a + 1.0, b + x_rep - 1.0) - log_beta_ab - (r + x) * np.log(alpha + t_x),
+        -np.inf,
+    )
+    log_sum = np.logaddexp(log_alive, log_dead)
+    ll = common + log_sum
+
+    # Posterior weights of the two terms ("still alive at T" / "dropped out after the last purchase").
+    w_alive = np.exp(log_alive - log_sum)
+    w_dead = 1.0 - w_alive
+    psi = special.digamma
+    psi_ab = psi(a + b)
+    psi_abx = psi(a + b + x)
+    d_r = psi(r + x) - psi(r) + np.log(alpha) - w_alive * np.log(alpha + age) - w_dead * np.log(alpha + t_x)
+    d_alpha = r / alpha - (r + x) * (w_alive / (alpha + age) + w_dead / (alpha + t_x))
+    d_a = w_alive * (psi_ab - psi_abx) + w_dead * (psi(a + 1.0) - psi(a) + psi_ab - psi_abx)
+    d_b = w_alive * (psi(b + x) - psi(b) + psi_ab - psi_abx) + w_dead * (
+        psi(b + x_rep - 1.0) - psi(b) + psi_ab - psi_abx
+    )
+    return ll, np.stack([d_r, d_alpha, d_a, d_b])
+
+
+def fit_bg_nbd(
+    frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, *, penalizer: float = 0.0
+) -> BgNbdParams:
+    """Fit the BG/NBD model by maximum likelihood.
+
+    Args:
+        frequency: number of repeat purchases ``x`` of each customer (purchases after the first one).
+        recency: time of the last purchase, measured from the first one (``t_x``; 0 when ``x`` is 0).
+        T: age of each customer: time from the first purchase to the end of the observation period.
+        penalizer: optional L2 penalty ``penalizer · (r² + alpha² + a² + b²)`` added to the *mean*
+            negative log-likelihood (parameters in the caller's time unit); 0 gives the plain MLE.
+
+    Returns:
+        The fitted :class:`BgNbdParams`, ``alpha`` in the time unit of ``recency`` and ``T``.
+
+    The optimiser (L-BFGS-B with the analytic gradient) works on log-parameters, so that every parameter
+    stays positive, and on times divided by their mean age, so that the starting point (all parameters 1)
+    is sensible whatever the time unit; ``alpha`` is scaled back afterwards.
+
+    Raises:
+        ValueError: on empty, negative, non-finite or inconsistent inputs, or a negative penalizer.
+        RuntimeError: when the optimiser does not converge.
+    """
+    x, t_x, age = _customer_arrays(frequency, recency, T)
+    x, t_x, age = x.ravel(), t_x.ravel(), age.ravel()
+    if x.size == 0:
+        raise ValueError("cannot fit on zero customers")
+    if penalizer < 0:
+        raise ValueError("penalizer must be non-negative")
+    scale = float(age.mean())
+    if scale <= 0:
+        raise ValueError("T must be positive for at least one customer")
+    t_x_s, age_s = t_x / scale, age / scale
+    unscale = np.array([1.0, scale, 1.0, 1.0])  # parameters in the caller's unit = scaled ones · unscale
+
+    def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
+        params = np.exp(log_params)
+        ll, grad = _bg_nbd_loglik(*params, x, t_x_s, age_s)
+        natural = params * unscale
+        value = -ll.mean() + penalizer * np.sum(natural**2)
+        # Chain rule for the log-parametrisation: d/dlog θ = θ · d/dθ.
+        gradient = -grad.mean(axis=1) * params + 2.0 * penalizer * natural**2
+        return float(value), gradient
+
+    result = optimize.minimize(
+        objective,
+        x0=np.zeros(4),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 4,
+        options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9},
+    )
+    if not result.success or not np.all(np.isfinite(result.x)):
+        raise RuntimeError(f"BG/NBD fit did not converge: {result.message}")
+    r, alpha, a, b = np.exp(result.x) * unscale
+    return BgNbdParams(r=float(r), alpha=float(alpha), a=float(a), b=float(b))
+
+
+def _log_odds_dead(
+    params: BgNbdParams, x: FloatArray, t_x: FloatArray, age: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """log of ``[x > 0] · a/(b+x-1) · ((α+T)/(α+t_x))^(r+x)`` — the odds "dropped out" vs "alive".
+
+    Computed in log space because the power overflows for frequent buyers who stopped long ago. Returns
+    the log-odds (``-inf`` for ``x == 0``) and the mask ``x > 0``.
+    """
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    repeat = x > 0
+    x_rep = np.where(repeat, x, 1.0)
+    log_odds = np.log(a) - np.log(b + x_rep - 1.0) + (r + x) * (np.log(alpha + age) - np.log(alpha + t_x))
+    return np.where(repeat, log_odds, -np.inf), repeat
+
+
+def probability_alive(
+    params: BgNbdParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
+    """P(customer still alive at ``T`` | x, t_x, T) under BG/NBD (eq. 12 of the paper).
+
+    ``1 / (1 + [x > 0] · a/(b+x-1) · ((α+T)/(α+t_x))^(r+x))``. In BG/NBD a customer can only drop out
+    right after a purchase, so a customer with no repeat purchase (``x == 0``) is alive with probability 1.
+    """
+    x, t_x, age = _customer_arrays(frequency, recency, T)
+    log_odds, _ = _log_odds_dead(params, x, t_x, age)
+    return special.expit(-log_odds)
+
+
+def expected_purchases(
+    params: BgNbdParams, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
+    """Expected number of purchases in the next ``t`` time units, given x, t_x and T (eq. 10 of the paper).
+
+    E[Y(t) | x, t_x, T] = (a+b+x-1)/(a-1) · [1 - ((α+T)/(α+T+t))^(r+x) · ₂F₁(r+x, b+x; a+b+x-1; z)]
+                          / (1 + [x > 0] · a/(b+x-1) · ((α+T)/(α+t_x))^(r+x)),   z = t/(α+T+t).
+
+    For numerical stability the bracket uses Euler's transformation
+    ``₂F₁(A, B; C; z) = (1-z)^(C-A-B) ₂F₁(C-A, C-B; C; z)``, which turns the product above into
+    ``(1-z)^(a-1) · ₂F₁(a+b-1-r, a-1; a+b+x-1; z)``: the first two arguments no longer grow with ``x`` and
+    the huge hypergeometric value / tiny power pair of the original form (the "#NUM!" problem noted by
+    Fader & Hardie) disappears. The denominator is evaluated as a logistic of the log-odds, so it cannot
+    overflow either. ``t`` broadcasts against the customer arrays. The formula needs ``a != 1``.
+    """
+    horizon = _as_float(t, "t")
+    x, t_x, age = _customer_arrays(frequency, recency, T)
+    horizon, x, t_x, age = np.broadcast_arrays(horizon, x, t_x, age)
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    if a == 1.0:
+        raise ValueError("expected_purchases needs a != 1 (eq. 10 of the BG/NBD paper is singular there)")
+    one_minus_z = (alpha + age) / (alpha + age + horizon)
+    z = horizon / (alpha + age + horizon)
+    hyp = special.hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
+    bracket = 1.0 - one_minus_z ** (a - 1.0) * hyp
+    log_odds, _ = _log_odds_dead(params, x, t_x, age)
+    expected = (a + b + x - 1.0) / (a - 1.0) * bracket * special.expit(-log_odds)
+    # Exactly 0 for t == 0; tiny negative round-off for t -> 0 is clipped.
+    return np.maximum(expected, 0.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Gamma-Gamma
+# --------------------------------------------------------------------------------------------------
+
+
+def _gamma_gamma_loglik(
+    p: float, q: float, v: float, x: FloatArray, m: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per-customer log-density of the mean spend ``m_x`` given ``x`` (iso-value paper, eq. 3 / appendix)
+    and its gradient wrt (p, q, v).
+
+    f(m_x | x) = Γ(px+q) / (Γ(px) Γ(q)) · v^q · m_x^(px-1) · x^(px) / (v + x·m_x)^(px+q)
+    """
+    px = p * x
+    log_total = np.log(v + x * m)
+    ll = (
+        special.gammaln(px + q)
+        - special.gammaln(px)
+        - special.gammaln(q)
+        + q * np.log(v)
+        + (px - 1.0) * np.log(m)
+        + px * np.log(x)
+        - (px + q) * log_total
+    )
+    psi_pq = special.digamma(px + q)
+    d_p = x * (psi_pq - special.digamma(px) + np.log(m) + np.log(x) - log_total)
+    d_q = psi_pq - special.digamma(q) + np.log(v) - log_total
+    d_v = q / v - (px + q) / (v + x * m)
+    return ll, np.stack([d_p, d_q, d_v])
+
+
+def fit_gamma_gamma(frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGammaParams:
+    """Fit the Gamma-Gamma spend model by maximum likelihood.
+
+    Args:
+        frequency: number of repeat purchases ``x`` of each customer.
+        monetary_value: mean value ``m_x`` of those repeat purchases.
+
+    Only repeat customers carry information on spend: customers with ``frequency == 0`` are **filtered out
+    here** (whatever their monetary value), so the output of :func:`rfm_summary` can be passed as is. Repeat
+    customers must have a strictly positive ``monetary_value`` (filter returns / zero-value rows first).
+
+    The optimiser works on log-parameters and on amounts divided by their mean, so the result does not
+    depend on the currency unit; ``v`` is scaled back afterwards. The model assumes that spend is
+    independent of the purchase process (check the correlation of ``frequency`` and ``monetary_value``).
+
+    Raises:
+        ValueError: on bad inputs, fewer than two repeat customers, or non-positive spend of a repeat
+            customer.
+        RuntimeError: when the optimiser does not converge.
+    """
+    x = _as_float(frequency, "frequency").ravel()
+    m = np.asarray(monetary_value, dtype=np.float64).ravel()
+    if x.shape != m.shape:
+        raise ValueError("frequency and monetary_value must have the same length")
+    if np.any(x != np.round(x)):
+        raise ValueError("frequency (number of repeat purchases) must be integer-valued")
+    repeat = x > 0
+    x, m = x[repeat], m[repeat]
+    if x.size < 2:
+        raise ValueError("need at least two customers with frequency > 0 to fit the Gamma-Gamma model")
+    if not np.all(np.isfinite(m)) or np.any(m <= 0):
+        raise ValueError("monetary_value must be finite and > 0 for every customer with frequency > 0")
+    scale = float(m.mean())
+    m_s = m / scale
+
+    def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
+        params = np.exp(log_params)
+        ll, grad = _gamma_gamma_loglik(*params, x, m_s)
+        return float(-ll.mean()), -grad.mean(axis=1) * params
+
+    result = optimize.minimize(
+        objective,
+        x0=np.zeros(3),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 3,
+        options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9},
+    )
+    if not result.success or not np.all(np.isfinite(result.x)):
+        raise RuntimeError(f"Gamma-Gamma fit did not converge: {result.message}")
+    p, q, v = np.exp(result.x)
+    return GammaGammaParams(p=float(p), q=float(q), v=float(v * scale))
+
+
+def expected_average_spend(
+    gg_params: GammaGammaParams, frequency: ArrayLike, monetary_value: ArrayLike
+) -> FloatArray:
+    """Conditional expected value of a transaction, E(M | x, m_x) (iso-value paper, eq. 5).
+
+    E(M | x, m_x) = (q-1)/(px+q-1) · p·v/(q-1) + px/(px+q-1) · m_x,
+
+    a weighted average of the population mean ``p·v/(q-1)`` and the customer's observed mean. For
+    ``frequency == 0`` the weight of ``m_x`` is 0 and the result is the population mean (``m_x`` is then
+    ignored, whatever it holds). Requires ``q > 1`` (otherwise the population mean is infinite).
+    """
+    p, q, v = gg_params.p, gg_params.q, gg_params.v
+    if q <= 1.0:
+        raise ValueError("q <= 1: the Gamma-Gamma model implies an infinite mean transaction value")
+    x = _as_float(frequency, "frequency")
+    m = np.asarray(monetary_value, dtype=np.float64)
+    x, m = np.broadcast_arrays(x, m)
+    repeat = x > 0
+    m = np.where(repeat, m, 0.0)
+    if not np.all(np.isfinite(m)) or np.any(m[repeat] <= 0):
+        raise ValueError("monetary_value must be finite and > 0 for every customer with frequency > 0")
+    px = p * x
+    return (p * v + px * m) / (px + q - 1.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Putting it together
+# --------------------------------------------------------------------------------------------------
+
+
+def customer_forecast(
+    bg_params: BgNbdParams,
+    gg_params: GammaGammaParams,
+    summary: pd.DataFrame,
+    horizons: Sequence[float] = (30, 90, 180),
+) -> pd.DataFrame:
+    """Per-customer forecast from a summary with columns ``frequency``, ``recency``, ``T`` and
+    ``monetary_value`` (as made by :func:`rfm_summary`).
+
+    Returns a frame on the same index with ``p_alive``, ``expected_spend`` (E(M | x, m_x)) and, for each
+    horizon ``h`` (same time unit as the fit, e.g. days), ``expected_purchases_{h}`` and
+    ``expected_revenue_{h}`` = expected purchases × expected spend (the two models are independent). The
+    revenue is undiscounted.
+    """
+    x = summary["frequency"].to_numpy()
+    t_x = summary["recency"].to_numpy()
+    age = summary["T"].to_numpy()
+    spend = expected_average_spend(gg_params, x, summary["monetary_value"].to_numpy())
+    columns: dict[str, FloatArray] = {
+        "p_alive": probability_alive(bg_params, x, t_x, age),
+        "expected_spend": spend,
+    }
+    for h in horizons:
+        label = f"{h:g}"
+        purchases = expected_purchases(bg_params, h, x, t_x, age)
+        columns[f"expected_purchases_{label}"] = purchases
+        columns[f"expected_revenue_{label}"] = purchases * spend
+    return pd.DataFrame(columns, index=summary.index)
+
+
+def rfm_summary(
+    df: pd.DataFrame,
+    customer_col: str,
+    date_col: str,
+    value_col: str,
+    as_of: str | pd.Timestamp,
+    freq: str = "D",
+) -> pd.DataFrame:
+    """Build the per-customer (frequency, recency, T, monetary_value) inputs of the models.
+
+    Transactions are grouped into purchase periods: all rows of a customer in the same period (a day with
+    the default ``freq='D'``; any pandas period alias works, e.g. ``'W'``) form one purchase whose value is
+    the sum of ``value_col``. Rows dated after ``as_of`` are ignored (``as_of`` itself is included); rows
+    with a missing customer or date are dropped. With ``first``/``last`` the customer's first/last purchase
+    period:
+
+    * ``frequency`` — number of distinct purchase periods after the first one (repeat purchases);
+    * ``recency`` — ``last - first``, in periods (days by default); 0 when ``frequency`` is 0;
+    * ``T`` — ``as_of - first``, in periods;
+    * ``monetary_value`` — mean value of the repeat purchase periods (the first purchase is excluded, as
+      in the Gamma-Gamma paper); 0 when ``frequency`` is 0.
+
+    Returns a frame indexed by customer (sorted), with those four float columns.
+    """
+    as_of_ts = pd.Timestamp(as_of)
+    dates = pd.to_datetime(df[date_col])
+    keep = df[customer_col].notna() & dates.notna() & (dates <= as_of_ts)
+    data = pd.DataFrame(
+        {
+            "customer": df.loc[keep, customer_col].to_numpy(),
+            "period": pd.PeriodIndex(dates[keep], freq=freq).asi8,
+            "value": pd.to_numeric(df.loc[keep, value_col]).to_numpy(dtype=np.float64),
+        }
+    )
+    per_period = data.groupby(["customer", "period"], sort=True)["value"].sum().reset_index()
+    first_period = per_period.groupby("customer")["period"].transform("min")
+    per_period["is_repeat"] = per_period["period"] > first_period
+    grouped = per_period.groupby("customer", sort=True)
+    first = grouped["period"].min()
+    last = grouped["period"].max()
+    frequency = grouped["is_repeat"].sum()
+    repeat_value = per_period.loc[per_period["is_repeat"]].groupby("customer")["value"].mean()
+    end_period = pd.Period(as_of_ts, freq=freq).ordinal
+    summary = pd.DataFrame(
+        {
+            "frequency": frequency.astype(np.float64),
+            "recency": (last - first).astype(np.float64),
+            "T": (end_period - first).astype(np.float64),
+            "monetary_value": repeat_value.reindex(first.index, fill_value=0.0).astype(np.float64),
+        }
+    )
+    summary.index.name = customer_col
+    return summary
