@@ -31,7 +31,7 @@ def make_client(settings: Settings):
     from botocore.config import Config
 
     config = Config(
-        retries={"max_attempts": settings.s3_max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": settings.s3_max_attempts, "mode": "standard"},
         connect_timeout=10,
         read_timeout=60,
     )
