@@ -20,6 +20,8 @@ log = logging.getLogger("insiders")
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Insiders: find your best customers.")
 db_app = typer.Typer(no_args_is_help=True, help="The database: embedded Postgres or INSIDERS_DATABASE_URL.")
 app.add_typer(db_app, name="db")
+bi_app = typer.Typer(no_args_is_help=True, help="The read-only role of BI tools (Metabase).")
+app.add_typer(bi_app, name="bi")
 
 
 def handle_user_errors(func):
@@ -96,6 +98,24 @@ def db_env() -> None:
     for key, value in env.items():
         if value:
             typer.echo(f"export {key}={shlex.quote(value)}")
+
+
+# -------------------------------------------------------------------------------------------- bi
+@bi_app.command("grant")
+@handle_user_errors
+def bi_grant() -> None:
+    """Create or update the read-only BI role (INSIDERS_BI_ROLE, default insiders_bi): marts only."""
+    from insiders.bi import ensure_bi_role
+
+    settings = _settings()
+    url = db.ensure_database_ready(settings)
+    password = settings.bi_password.get_secret_value() if settings.bi_password else None
+    with db.raw_connection(url) as conn:
+        if not ensure_bi_role(conn, settings.bi_role, password):
+            raise UserError(
+                f"not allowed to manage role {settings.bi_role}: run this as a role with CREATEROLE"
+            )
+    typer.echo(f"role {settings.bi_role}: USAGE + SELECT on schema marts; no access to raw, ml, ops, staging")
 
 
 # ------------------------------------------------------------------------------------------- load

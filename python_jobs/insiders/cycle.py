@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from insiders import db, ops, publish
+from insiders import bi, db, ops, publish
 from insiders.dbt import run_dbt
 from insiders.errors import StepFailedError, UserError
 from insiders.ingest import load_sources
@@ -124,10 +124,12 @@ def _steps(
     settings: Settings, url, sources: list[str], outcome: CycleOutcome, step: Steps, seed: int
 ) -> None:
     build_vars = {"marts_schema": publish.BUILD_SCHEMA}
-    readers = [settings.bi_role] if getattr(settings, "bi_role", None) else []
+    readers = [settings.bi_role]
     with step("load"):
         outcome.loads = load_sources(url, sources, settings)
     with step("prepare"), db.raw_connection(url) as conn:
+        if not bi.ensure_bi_role(conn, settings.bi_role, _secret(settings.bi_password)):
+            readers = []
         publish.prepare_build_schema(conn, readers)
     with step("dbt build upstream"):
         run_dbt(["build", *UPSTREAM], url, settings, build_vars)
@@ -139,6 +141,10 @@ def _steps(
     with step("publish"), db.raw_connection(url) as conn:
         publish.publish(conn, readers)
     outcome.summary_rows = segment_summary_rows(url)
+
+
+def _secret(value) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def _segment(url, settings: Settings, seed: int):
