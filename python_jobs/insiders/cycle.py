@@ -19,6 +19,7 @@ from insiders.dbt import run_dbt
 from insiders.errors import StepFailedError, UserError
 from insiders.ingest import load_sources
 from insiders.load import LoadResult
+from insiders.retry import with_retries
 from insiders.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -125,16 +126,16 @@ def _steps(
 ) -> None:
     build_vars = {"marts_schema": publish.BUILD_SCHEMA}
     readers = [settings.bi_role]
-    with step("load"):
-        outcome.loads = load_sources(url, sources, settings)
+    with step("load"):  # loading is idempotent (one transaction per file): safe to retry whole
+        outcome.loads = with_retries(lambda: load_sources(url, sources, settings), what="load")
     with step("prepare"), db.raw_connection(url) as conn:
         if not bi.ensure_bi_role(conn, settings.bi_role, _secret(settings.bi_password)):
             readers = []
         publish.prepare_build_schema(conn, readers)
     with step("dbt build upstream"):
         run_dbt(["build", *UPSTREAM], url, settings, build_vars)
-    with step("segment"):
-        outcome.segmentation = _segment(url, settings, seed)
+    with step("segment"):  # one transaction: a dropped connection leaves nothing, retry is safe
+        outcome.segmentation = with_retries(lambda: _segment(url, settings, seed), what="segment")
     run_id = getattr(outcome.segmentation, "run_id", None)
     with step("dbt build downstream"):
         run_dbt(["build", *DOWNSTREAM], url, settings, {**build_vars, "segmentation_run_id": run_id})

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from insiders.errors import UserError
+from insiders.retry import with_retries
 from insiders.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,14 @@ def make_engine(url: URL) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True, connect_args={"application_name": "insiders"})
 
 
-def connect_raw(url: URL):
-    """A psycopg2 connection (for COPY); the caller closes it."""
-    try:
+def connect_raw(url: URL, *, attempts: int = 1):
+    """A psycopg2 connection (for COPY); the caller closes it.
+
+    With ``attempts`` > 1, refused or dropped connections are retried with exponential backoff;
+    permanent errors (bad password, unknown database) fail at once.
+    """
+
+    def connect():
         return psycopg2.connect(
             host=url.host,
             port=url.port,
@@ -86,8 +92,12 @@ def connect_raw(url: URL):
             password=url.password,
             dbname=url.database,
             application_name="insiders",
+            connect_timeout=10,
             **dict(url.query),
         )
+
+    try:
+        return with_retries(connect, what=f"connect to {libpq_url(url)}", attempts=attempts)
     except psycopg2.OperationalError as exc:
         raise UserError(f"cannot connect to {libpq_url(url)}: {str(exc).strip()}") from exc
 
@@ -256,5 +266,5 @@ def ensure_database_ready(settings: Settings) -> URL:
     if settings.uses_embedded_db:
         return start_embedded(settings.pgdata, settings.pg_port, find_pg_bin(settings))
     url = database_url(settings)
-    connect_raw(url).close()
+    connect_raw(url, attempts=settings.db_connect_attempts).close()
     return url

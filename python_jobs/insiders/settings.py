@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     home: Path = PROJECT_ROOT / ".insiders"
     pg_port: int = 54329
     pg_bin: Path | None = None  # folder with initdb/pg_ctl; found automatically when unset
+    db_connect_attempts: int = 6  # refused/dropped connections are retried with backoff (0.5s, 1s, 2s...)
 
     # dbt
     project_dir: Path = PROJECT_ROOT
