@@ -20,7 +20,7 @@ puts the predictions together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +34,8 @@ FloatArray = npt.NDArray[np.float64]
 # Bounds of the optimiser in log-parameter space: exp(±30) keeps every parameter strictly positive and
 # finite, and far outside any plausible value once times and amounts are rescaled (see the fit functions).
 _LOG_BOUND = 30.0
+# Largest gradient of the mean negative log-likelihood (wrt log-parameters) accepted as "converged".
+_GRADIENT_TOLERANCE = 1e-5
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,28 @@ def _customer_arrays(
     if np.any(t_x > age):
         raise ValueError("recency cannot exceed T (the last purchase happens before the end of observation)")
     return x, t_x, age
+
+
+def _minimize(
+    objective: Callable[[FloatArray], tuple[float, FloatArray]], size: int, model: str
+) -> FloatArray:
+    """Minimise a (value, gradient) objective over log-parameters, starting from all parameters = 1.
+
+    L-BFGS-B is asked for more precision than double arithmetic always allows; when its line search then
+    stops "abnormally" at a point where the gradient is already negligible, that point is the optimum.
+    """
+    result = optimize.minimize(
+        objective,
+        x0=np.zeros(size),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * size,
+        options={"maxiter": 5000, "ftol": 1e-14, "gtol": 1e-9},
+    )
+    converged = result.success or np.max(np.abs(result.jac)) <= _GRADIENT_TOLERANCE
+    if not converged or not np.all(np.isfinite(result.x)):
+        raise RuntimeError(f"{model} fit did not converge: {result.message}")
+    return result.x
 
 
 # --------------------------------------------------------------------------------------------------
@@ -173,17 +197,7 @@ def fit_bg_nbd(
         gradient = -grad.mean(axis=1) * params + 2.0 * penalizer * natural**2
         return float(value), gradient
 
-    result = optimize.minimize(
-        objective,
-        x0=np.zeros(4),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 4,
-        options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9},
-    )
-    if not result.success or not np.all(np.isfinite(result.x)):
-        raise RuntimeError(f"BG/NBD fit did not converge: {result.message}")
-    r, alpha, a, b = np.exp(result.x) * unscale
+    r, alpha, a, b = np.exp(_minimize(objective, 4, "BG/NBD")) * unscale
     return BgNbdParams(r=float(r), alpha=float(alpha), a=float(a), b=float(b))
 
 
@@ -317,17 +331,7 @@ def fit_gamma_gamma(frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGam
         ll, grad = _gamma_gamma_loglik(*params, x, m_s)
         return float(-ll.mean()), -grad.mean(axis=1) * params
 
-    result = optimize.minimize(
-        objective,
-        x0=np.zeros(3),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 3,
-        options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9},
-    )
-    if not result.success or not np.all(np.isfinite(result.x)):
-        raise RuntimeError(f"Gamma-Gamma fit did not converge: {result.message}")
-    p, q, v = np.exp(result.x)
+    p, q, v = np.exp(_minimize(objective, 3, "Gamma-Gamma"))
     return GammaGammaParams(p=float(p), q=float(q), v=float(v * scale))
 
 
@@ -403,21 +407,22 @@ def rfm_summary(
 
     Transactions are grouped into purchase periods: all rows of a customer in the same period (a day with
     the default ``freq='D'``; any pandas period alias works, e.g. ``'W'``) form one purchase whose value is
-    the sum of ``value_col``. Rows dated after ``as_of`` are ignored (``as_of`` itself is included); rows
-    with a missing customer or date are dropped. With ``first``/``last`` the customer's first/last purchase
-    period:
+    the sum of ``value_col``. ``as_of`` is the last observed *day*: rows dated after that day are ignored,
+    every row of the day itself is kept (whatever its time of day), and rows with a missing customer or
+    date are dropped. With ``first``/``last`` the customer's first/last purchase period and ``end`` the
+    period of ``as_of``:
 
     * ``frequency`` — number of distinct purchase periods after the first one (repeat purchases);
     * ``recency`` — ``last - first``, in periods (days by default); 0 when ``frequency`` is 0;
-    * ``T`` — ``as_of - first``, in periods;
+    * ``T`` — ``end - first``, in periods (the customer's age at the end of observation);
     * ``monetary_value`` — mean value of the repeat purchase periods (the first purchase is excluded, as
       in the Gamma-Gamma paper); 0 when ``frequency`` is 0.
 
     Returns a frame indexed by customer (sorted), with those four float columns.
     """
-    as_of_ts = pd.Timestamp(as_of)
+    last_day = pd.Timestamp(as_of).normalize()
     dates = pd.to_datetime(df[date_col])
-    keep = df[customer_col].notna() & dates.notna() & (dates <= as_of_ts)
+    keep = df[customer_col].notna() & dates.notna() & (dates.dt.normalize() <= last_day)
     data = pd.DataFrame(
         {
             "customer": df.loc[keep, customer_col].to_numpy(),
@@ -433,7 +438,7 @@ def rfm_summary(
     last = grouped["period"].max()
     frequency = grouped["is_repeat"].sum()
     repeat_value = per_period.loc[per_period["is_repeat"]].groupby("customer")["value"].mean()
-    end_period = pd.Period(as_of_ts, freq=freq).ordinal
+    end_period = pd.Period(last_day, freq=freq).ordinal
     summary = pd.DataFrame(
         {
             "frequency": frequency.astype(np.float64),
