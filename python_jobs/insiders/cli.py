@@ -6,6 +6,7 @@ import functools
 import logging
 import shlex
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,6 +23,8 @@ db_app = typer.Typer(no_args_is_help=True, help="The database: embedded Postgres
 app.add_typer(db_app, name="db")
 bi_app = typer.Typer(no_args_is_help=True, help="The read-only role of BI tools (Metabase).")
 app.add_typer(bi_app, name="bi")
+metabase_app = typer.Typer(no_args_is_help=True, help="Metabase dashboards as code (metabase/*.yml).")
+app.add_typer(metabase_app, name="metabase")
 
 
 def handle_user_errors(func):
@@ -116,6 +119,30 @@ def bi_grant() -> None:
                 f"not allowed to manage role {settings.bi_role}: run this as a role with CREATEROLE"
             )
     typer.echo(f"role {settings.bi_role}: USAGE + SELECT on schema marts; no access to raw, ml, ops, staging")
+
+
+# -------------------------------------------------------------------------------------- metabase
+@metabase_app.command("push")
+@handle_user_errors
+def metabase_push(
+    folder: Annotated[Path | None, typer.Option(help="dashboard specs; default: metabase/")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="read only: say what would change")] = False,
+    with_descriptions: Annotated[
+        bool, typer.Option(help="also push dbt model/column descriptions (target/manifest.json)")
+    ] = True,
+) -> None:
+    """Create or update the Metabase collection, cards and dashboards (idempotent).
+
+    Reads INSIDERS_METABASE_URL and INSIDERS_METABASE_API_KEY (or _USERNAME/_PASSWORD).
+    """
+    from insiders.metabase import push
+
+    manifest = _settings().dbt_target_path / "manifest.json" if with_descriptions else None
+    if manifest is not None and not manifest.exists():
+        raise UserError(f"{manifest} not found: run `insiders run` or `insiders dbt docs generate` first")
+    report = push(folder=folder, manifest=manifest, dry_run=dry_run)
+    for line in report.lines():
+        typer.echo(line)
 
 
 # ------------------------------------------------------------------------------------------- load
