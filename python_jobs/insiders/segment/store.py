@@ -1,0 +1,218 @@
+"""The ``ml`` schema: its DDL, what a run reads of the previous run, and the writes of a run.
+
+Functions take a psycopg2 connection and never commit, except ``ensure_ml_schema`` and
+``record_failed_run`` which are their own transactions; the job commits a run's writes at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import psycopg2
+from psycopg2.extras import Json, execute_values
+
+RUN_COLUMNS = (
+    "run_id",
+    "status",
+    "error",
+    "started_at",
+    "finished_at",
+    "as_of_date",
+    "code_version",
+    "algorithm",
+    "parameters",
+    "features",
+    "random_seed",
+    "features_schema",
+    "n_customers",
+    "chosen_k",
+    "silhouette",
+    "davies_bouldin",
+    "calinski_harabasz",
+    "inertia",
+    "bic",
+    "insiders_segment_id",
+    "insiders_share",
+    "insiders_revenue_share",
+    "previous_run_id",
+    "adjusted_rand_index",
+    "customers_compared",
+    "rules_fidelity",
+    "artifact_uri",
+    "seconds",
+)
+LOCK_KEY = "insiders.segmentation"
+
+log = logging.getLogger(__name__)
+
+
+def plain(value):
+    """A value psycopg2 and JSON accept: numpy scalars to Python, NaN/inf to None, recursively."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def ensure_ml_schema(conn) -> None:
+    ddl = resources.files("insiders").joinpath("sql/ml_schema.sql").read_text()
+    with conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(hashtext('insiders.ml_schema'))")
+        cur.execute(ddl)
+    conn.commit()
+
+
+@contextmanager
+def job_lock(conn) -> Iterator[None]:
+    """One segmentation at a time per database (session advisory lock; waits for a running one)."""
+    with conn.cursor() as cur:
+        cur.execute("select pg_advisory_lock(hashtext(%s))", (LOCK_KEY,))
+    conn.commit()
+    try:
+        yield
+    finally:
+        try:
+            conn.rollback()
+            with conn.cursor() as cur:
+                cur.execute("select pg_advisory_unlock(hashtext(%s))", (LOCK_KEY,))
+            conn.commit()
+        except psycopg2.Error:  # connection lost: the server released the lock with the session
+            log.warning("could not release the segmentation lock", exc_info=True)
+
+
+# --------------------------------------------------------------------------------------------- reads
+def previous_run(conn) -> dict | None:
+    """The latest succeeded run (run_id, features), or None."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """select run_id, features from ml.segmentation_runs where status = 'succeeded'
+               order by finished_at desc, run_id desc limit 1"""
+        )
+        row = cur.fetchone()
+    return None if row is None else {"run_id": row[0], "features": list(row[1] or [])}
+
+
+def previous_segments(conn, run_id: str) -> pd.DataFrame:
+    with conn.cursor() as cur:
+        cur.execute(
+            """select segment_id, segment_name, is_insider, centre_original from ml.segments
+               where run_id = %s order by segment_id""",
+            (run_id,),
+        )
+        rows = cur.fetchall()
+    return pd.DataFrame(rows, columns=["segment_id", "segment_name", "is_insider", "centre_original"])
+
+
+def previous_labels(conn, run_id: str) -> pd.Series:
+    """segment_id per customer_id of a run."""
+    with conn.cursor() as cur:
+        cur.execute("select customer_id, segment_id from ml.customer_segments where run_id = %s", (run_id,))
+        rows = cur.fetchall()
+    return pd.Series([r[1] for r in rows], index=[r[0] for r in rows], dtype="int64")
+
+
+def max_segment_id(conn) -> int:
+    with conn.cursor() as cur:
+        cur.execute("select coalesce(max(segment_id), 0) from ml.segments")
+        return int(cur.fetchone()[0])
+
+
+# -------------------------------------------------------------------------------------------- writes
+def insert_run(conn, run: Mapping) -> None:
+    values = plain({c: run.get(c) for c in RUN_COLUMNS})
+    values["parameters"] = Json(values["parameters"] or {})
+    cols = ", ".join(RUN_COLUMNS)
+    marks = ", ".join(["%s"] * len(RUN_COLUMNS))
+    with conn.cursor() as cur:
+        cur.execute(f"insert into ml.segmentation_runs ({cols}) values ({marks})", list(values.values()))
+
+
+def write_candidates(conn, run_id: str, candidates: pd.DataFrame) -> None:
+    cols = [
+        "algorithm",
+        "k",
+        "n_segments",
+        "silhouette",
+        "davies_bouldin",
+        "calinski_harabasz",
+        "inertia",
+        "bic",
+        "smallest_share",
+        "insiders_share",
+        "insiders_revenue_share",
+        "tier",
+        "is_chosen",
+        "fit_seconds",
+    ]
+    rows = [(run_id, *plain(list(r))) for r in candidates[cols].astype(object).itertuples(index=False)]
+    names = ", ".join(["run_id", *("selection_tier" if c == "tier" else c for c in cols)])
+    with conn.cursor() as cur:
+        execute_values(cur, f"insert into ml.segmentation_candidates ({names}) values %s", rows)
+
+
+def write_segments(conn, run_id: str, segments: list[Mapping]) -> None:
+    cols = [
+        "segment_id",
+        "segment_name",
+        "is_insider",
+        "model_label",
+        "size",
+        "share_of_customers",
+        "revenue_share",
+        "centre",
+        "centre_original",
+        "profile",
+        "matched_by",
+        "match_cost",
+    ]
+    rows = []
+    for seg in segments:
+        values = plain({c: seg[c] for c in cols})
+        for c in ("centre", "centre_original", "profile"):
+            values[c] = Json(values[c])
+        rows.append((run_id, *values.values()))
+    with conn.cursor() as cur:
+        execute_values(cur, f"insert into ml.segments (run_id, {', '.join(cols)}) values %s", rows)
+
+
+def write_customer_segments(conn, run_id: str, labels: pd.DataFrame) -> None:
+    """``labels``: customer_id, segment_id, distance_to_centre, probability (one row per customer)."""
+    cols = ["customer_id", "segment_id", "distance_to_centre", "probability"]
+    rows = [(run_id, *plain(list(r))) for r in labels[cols].astype(object).itertuples(index=False)]
+    with conn.cursor() as cur:
+        execute_values(
+            cur,
+            f"insert into ml.customer_segments (run_id, {', '.join(cols)}) values %s",
+            rows,
+            page_size=2000,
+        )
+
+
+def write_rules(conn, run_id: str, rules) -> None:
+    rows = [
+        (run_id, r.rule_id, r.rule_text, r.predicts_insider, r.support, r.precision, r.recall) for r in rules
+    ]
+    with conn.cursor() as cur:
+        execute_values(
+            cur,
+            """insert into ml.insider_rules
+               (run_id, rule_id, rule_text, predicts_insider, support, precision, recall) values %s""",
+            rows,
+        )
+
+
+def record_failed_run(conn, run: Mapping, error: str) -> None:
+    """Record a failed run in its own transaction (the caller rolled back the run's writes)."""
+    insert_run(conn, {**run, "status": "failed", "error": error[:4000]})
+    conn.commit()
