@@ -1,0 +1,457 @@
+"""``run_segmentation``: read the customer features, fit and choose a model, name and match segments,
+derive the Insiders' entry rules, save the model, and write the run to the ``ml`` schema.
+
+All of a run's rows (run, candidates, segments, customer labels, rules) are written in ONE transaction
+and committed at the end, so a run is either complete or invisible. When anything fails after the run
+started, that transaction is rolled back and the run is recorded, in a transaction of its own, with
+status 'failed' and the error; the exception is then raised again.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from threadpoolctl import threadpool_limits
+
+import insiders
+from insiders.errors import UserError
+from insiders.segment import features as feats
+from insiders.segment import matching, naming, store
+from insiders.segment.artifact import SegmentModel, save_model
+from insiders.segment.model import (
+    DEFAULT_K_RANGE,
+    FAMILIES,
+    SelectionRule,
+    candidates_frame,
+    centres,
+    choose,
+    final_pipeline,
+    fit_candidates,
+)
+from insiders.segment.rules import Rule, insider_rules
+from insiders.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+MIN_CUSTOMERS = 10
+
+
+@dataclass(frozen=True)
+class SegmentSummary:
+    segment_id: int
+    segment_name: str
+    is_insider: bool
+    size: int
+    share_of_customers: float
+    revenue_share: float
+    median_gross_revenue: float
+    median_purchases: float
+    median_recency_days: float
+    matched_by: str | None  # centre | overlap | None (new segment)
+
+
+@dataclass
+class SegmentationResult:
+    run_id: str
+    as_of_date: date | None
+    n_customers: int
+    algorithm: str
+    k: int
+    selection_tier: int
+    silhouette: float | None
+    davies_bouldin: float | None
+    calinski_harabasz: float | None
+    inertia: float | None
+    bic: float | None
+    insiders_segment_id: int
+    insiders_share: float
+    insiders_revenue_share: float
+    previous_run_id: str | None
+    adjusted_rand_index: float | None
+    customers_compared: int
+    rules_fidelity: float
+    artifact_path: str
+    segments: list[SegmentSummary] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary_text(self) -> str:
+        ari = "n/a" if self.adjusted_rand_index is None else f"{self.adjusted_rand_index:.3f}"
+        lines = [
+            f"run {self.run_id}: {self.n_customers:,} customers as of {self.as_of_date}, "
+            f"{self.algorithm} k={self.k} (tier {self.selection_tier}), silhouette {self.silhouette:.3f}",
+            f"Insiders: segment {self.insiders_segment_id}, {self.insiders_share:.1%} of customers, "
+            f"{self.insiders_revenue_share:.1%} of revenue; rules fidelity {self.rules_fidelity:.1%}",
+            f"previous run {self.previous_run_id or '-'}, adjusted Rand index {ari} "
+            f"on {self.customers_compared:,} customers",
+        ]
+        for s in self.segments:
+            lines.append(
+                f"  {s.segment_id:>3} {s.segment_name:<26} {s.size:>6,} customers {s.share_of_customers:6.1%}"
+                f"  revenue {s.revenue_share:6.1%}  median revenue {s.median_gross_revenue:10,.2f}"
+            )
+        lines.append("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items()))
+        return "\n".join(lines)
+
+
+def run_segmentation(
+    conn_or_engine,
+    settings: Settings,
+    *,
+    features_schema: str = "marts",
+    seed: int = 42,
+    as_of_date: date | str | None = None,
+    k_range=DEFAULT_K_RANGE,
+    families: tuple[str, ...] = FAMILIES,
+    rule: SelectionRule = SelectionRule(),
+) -> SegmentationResult:
+    """Segment the customers of ``<features_schema>.customer_features`` and record the run in ``ml``.
+
+    ``conn_or_engine``: a psycopg2 connection not inside a transaction (the job commits its own
+    work) or a SQLAlchemy Engine. Raises UserError for problems with the input (missing table or
+    columns, no rows, too few customers); the failed run is recorded before raising.
+    """
+    k_range = sorted(set(k_range))
+    if not k_range or min(k_range) < 2:
+        raise ValueError(f"k_range must hold values >= 2, got {k_range}")
+    started_at = datetime.now(UTC)
+    t_start = time.perf_counter()
+    run: dict = {
+        "run_id": new_run_id(started_at),
+        "started_at": started_at,
+        "code_version": code_version(),
+        "random_seed": seed,
+        "features_schema": features_schema,
+        "features": list(feats.FEATURES),
+        "parameters": {
+            "k_range": k_range,
+            "families": list(families),
+            "selection_rule": rule.as_dict(),
+            "max_centre_distance": matching.MAX_CENTRE_DISTANCE,
+            "min_jaccard": matching.MIN_JACCARD,
+        },
+    }
+    log.info(
+        "segmentation %s: started (features from %s.%s)", run["run_id"], features_schema, feats.FEATURES_TABLE
+    )
+    with _dbapi(conn_or_engine) as conn, _autocommit_off(conn):
+        store.ensure_ml_schema(conn)
+        with store.job_lock(conn):
+            try:
+                # One native thread: the matrices are small (thousands x 6), and OpenMP/BLAS threads
+                # spin-waiting on a busy 2-core machine (dbt, Postgres) made fitting 10-20x slower.
+                with threadpool_limits(limits=1):
+                    result = _run(conn, settings, run, t_start, as_of_date, k_range, families, rule, seed)
+            except Exception as exc:
+                run["finished_at"] = datetime.now(UTC)
+                run["seconds"] = time.perf_counter() - t_start
+                log.error("segmentation %s: failed after %.1fs: %s", run["run_id"], run["seconds"], exc)
+                _record_failure(conn, run, exc)
+                raise
+    log.info(
+        "segmentation %s: done in %.1fs, %d customers, %s k=%d, Insiders %.1f%% of customers",
+        result.run_id,
+        result.timings["total"],
+        result.n_customers,
+        result.algorithm,
+        result.k,
+        100 * result.insiders_share,
+    )
+    return result
+
+
+def _run(conn, settings, run, t_start, as_of_date, k_range, families, rule, seed) -> SegmentationResult:
+    timings: dict[str, float] = {}
+    clock = _Clock(timings)
+
+    with clock("read"):
+        frame = feats.read_features(conn, run["features_schema"], as_of_date)
+        run["as_of_date"] = frame["as_of_date"].iloc[0]
+        run["n_customers"] = len(frame)
+        if len(frame) < MIN_CUSTOMERS:
+            raise UserError(f"only {len(frame)} customers: at least {MIN_CUSTOMERS} are needed to segment")
+        previous = store.previous_run(conn)
+        prev_segments = store.previous_segments(conn, previous["run_id"]) if previous else None
+        prev_labels = store.previous_labels(conn, previous["run_id"]) if previous else None
+        next_id = store.max_segment_id(conn) + 1
+        conn.rollback()
+    log.info("read %d customers as of %s", len(frame), run["as_of_date"])
+
+    with clock("fit"):
+        revenue = frame["gross_revenue"].fillna(0).to_numpy()
+        preparation = feats.build_preparation().fit(frame[list(feats.FEATURES)])
+        x = preparation.transform(frame[list(feats.FEATURES)])
+        candidates = fit_candidates(x, revenue, k_range=k_range, families=families, seed=seed, rule=rule)
+        chosen = choose(candidates, rule)
+    log.info(
+        "fitted %d candidates; chose %s k=%d (tier %d)",
+        len(candidates),
+        chosen.algorithm,
+        chosen.k,
+        chosen.tier,
+    )
+
+    with clock("name and match"):
+        labels = chosen.labels
+        model_labels = sorted(int(v) for v in np.unique(labels))
+        profiles = naming.segment_profiles(frame, labels, feats.FEATURES)
+        insider = naming.insiders_label(labels, revenue)
+        centre_fitted = centres(chosen.estimator)
+        centre_original = feats.to_original_units(preparation, centre_fitted)
+        ordered = sorted(model_labels, key=lambda lb: (-profiles.loc[lb, "gross_revenue_median"], lb))
+        pairs, method = _match(
+            preparation, centre_fitted, ordered, frame, labels, previous, prev_segments, prev_labels
+        )
+        matches = matching.assign_ids(ordered, pairs, prev_segments, next_id, method)
+        names = _names(ordered, matches, insider, profiles)
+        segment_of_label = {lb: matches[lb].segment_id for lb in model_labels}
+        segment_ids = np.array([segment_of_label[int(lb)] for lb in labels])
+        ari, compared = matching.ari_vs_previous(frame["customer_id"], segment_ids, prev_labels)
+
+    with clock("rules"):
+        ruleset = insider_rules(frame, labels == insider)
+
+    with clock("artefact"):
+        model = SegmentModel(
+            run_id=run["run_id"],
+            pipeline=final_pipeline(preparation, chosen.estimator),
+            features=tuple(feats.FEATURES),
+            segment_ids=segment_of_label,
+            segment_names={segment_of_label[lb]: names[lb] for lb in model_labels},
+            insiders_segment_id=segment_of_label[insider],
+        )
+        path = save_model(model, settings.artifact_dir)
+        run["artifact_uri"] = path.resolve().as_uri()
+
+    segments = [
+        _segment_row(lb, matches[lb], names[lb], lb == insider, profiles, centre_fitted, centre_original)
+        for lb in ordered
+    ]
+    customer_rows = _customer_rows(frame, x, labels, segment_ids, chosen.estimator, centre_fitted)
+    ins = profiles.loc[insider]
+    run.update(
+        status="succeeded",
+        algorithm=chosen.algorithm,
+        chosen_k=chosen.k,
+        silhouette=chosen.silhouette,
+        davies_bouldin=chosen.davies_bouldin,
+        calinski_harabasz=chosen.calinski_harabasz,
+        inertia=chosen.inertia,
+        bic=chosen.bic,
+        insiders_segment_id=segment_of_label[insider],
+        insiders_share=float(ins["share_of_customers"]),
+        insiders_revenue_share=float(ins["revenue_share"]),
+        previous_run_id=previous["run_id"] if previous else None,
+        adjusted_rand_index=ari,
+        customers_compared=compared,
+        rules_fidelity=ruleset.fidelity,
+    )
+    run["parameters"].update(
+        selection_tier=chosen.tier,
+        silhouette_sample_size=min(len(frame), rule.silhouette_sample),
+        model_params={k: v for k, v in chosen.estimator.get_params().items() if _is_plain(v)},
+        rule_features=list(ruleset.features),
+        matched_by=method,
+    )
+
+    with clock("write"):
+        run["finished_at"] = datetime.now(UTC)
+        run["seconds"] = time.perf_counter() - t_start
+        store.insert_run(conn, run)
+        store.write_candidates(conn, run["run_id"], candidates_frame(candidates))
+        store.write_segments(conn, run["run_id"], segments)
+        store.write_customer_segments(conn, run["run_id"], customer_rows)
+        store.write_rules(conn, run["run_id"], ruleset.rules)
+        conn.commit()
+    timings["total"] = round(time.perf_counter() - t_start, 3)
+
+    return SegmentationResult(
+        run_id=run["run_id"],
+        as_of_date=run["as_of_date"],
+        n_customers=len(frame),
+        algorithm=chosen.algorithm,
+        k=chosen.k,
+        selection_tier=chosen.tier,
+        silhouette=chosen.silhouette,
+        davies_bouldin=chosen.davies_bouldin,
+        calinski_harabasz=chosen.calinski_harabasz,
+        inertia=chosen.inertia,
+        bic=chosen.bic,
+        insiders_segment_id=segment_of_label[insider],
+        insiders_share=run["insiders_share"],
+        insiders_revenue_share=run["insiders_revenue_share"],
+        previous_run_id=run["previous_run_id"],
+        adjusted_rand_index=ari,
+        customers_compared=compared,
+        rules_fidelity=ruleset.fidelity,
+        artifact_path=str(path),
+        segments=[_summary(seg) for seg in segments],
+        rules=ruleset.rules,
+        timings=timings,
+    )
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _record_failure(conn, run: dict, exc: Exception) -> None:
+    """Roll the run's writes back and record it as failed; never hides ``exc`` (the database may be
+    what failed, e.g. a dropped connection, which the cycle retries)."""
+    try:
+        conn.rollback()
+        store.record_failed_run(conn, run, f"{type(exc).__name__}: {exc}")
+    except Exception:
+        log.warning("could not record the failed segmentation run %s", run["run_id"], exc_info=True)
+        with suppress(Exception):
+            conn.rollback()
+
+
+def _match(preparation, centre_fitted, ordered, frame, labels, previous, prev_segments, prev_labels):
+    """Pairs (index in ``ordered``, row of ``prev_segments``, cost) and the method used."""
+    if previous is None or prev_segments is None or prev_segments.empty:
+        return [], None
+    if previous["features"] == list(feats.FEATURES):
+        prev_points = pd.DataFrame(list(prev_segments["centre_original"]))[list(feats.FEATURES)]
+        prev_fitted = feats.to_fitted_space(preparation, prev_points)
+        cost = matching.centre_costs(centre_fitted[ordered], prev_fitted)
+        return matching.hungarian(cost, matching.MAX_CENTRE_DISTANCE), "centre"
+    log.info("previous run %s used other features: matching segments by shared customers", previous["run_id"])
+    cost = matching.overlap_costs(
+        frame["customer_id"], labels, ordered, prev_labels, list(prev_segments["segment_id"])
+    )
+    return matching.hungarian(cost, 1 - matching.MIN_JACCARD), "overlap"
+
+
+def _names(ordered, matches, insider, profiles) -> dict[int, str]:
+    names = {insider: naming.INSIDERS}
+    for lb in ordered:
+        previous_name = matches[lb].previous_name
+        if lb != insider and previous_name and previous_name != naming.INSIDERS:
+            names[lb] = previous_name
+    fresh = [lb for lb in ordered if lb not in names]
+    names.update(naming.archetype_names(profiles, fresh, taken=set(names.values())))
+    return names
+
+
+def _segment_row(label, match, name, is_insider, profiles, centre_fitted, centre_original) -> dict:
+    p = profiles.loc[label]
+    return {
+        "segment_id": match.segment_id,
+        "segment_name": name,
+        "is_insider": bool(is_insider),
+        "model_label": int(label),
+        "size": int(p["size"]),
+        "share_of_customers": float(p["share_of_customers"]),
+        "revenue_share": float(p["revenue_share"]),
+        "centre": dict(zip(feats.FEATURES, centre_fitted[label].tolist(), strict=True)),
+        "centre_original": centre_original.iloc[label].to_dict(),
+        "profile": {
+            "r_rank": p["r_rank"],
+            "f_rank": p["f_rank"],
+            "m_rank": p["m_rank"],
+            "mean": {c: p[f"{c}_mean"] for c in feats.FEATURES},
+            "median": {c: p[f"{c}_median"] for c in feats.FEATURES},
+        },
+        "matched_by": match.method,
+        "match_cost": match.cost,
+    }
+
+
+def _summary(seg: dict) -> SegmentSummary:
+    median = seg["profile"]["median"]
+    return SegmentSummary(
+        segment_id=seg["segment_id"],
+        segment_name=seg["segment_name"],
+        is_insider=seg["is_insider"],
+        size=seg["size"],
+        share_of_customers=seg["share_of_customers"],
+        revenue_share=seg["revenue_share"],
+        median_gross_revenue=float(median["gross_revenue"]),
+        median_purchases=float(median["purchases"]),
+        median_recency_days=float(median["recency_days"]),
+        matched_by=seg["matched_by"],
+    )
+
+
+def _customer_rows(frame, x, labels, segment_ids, estimator, centre_fitted) -> pd.DataFrame:
+    distance = np.linalg.norm(x - centre_fitted[labels], axis=1)
+    probability = estimator.predict_proba(x).max(axis=1) if hasattr(estimator, "predict_proba") else None
+    return pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"],
+            "segment_id": segment_ids,
+            "distance_to_centre": distance,
+            "probability": probability if probability is not None else np.nan,
+        }
+    )
+
+
+def _is_plain(value) -> bool:
+    return value is None or isinstance(value, bool | int | float | str)
+
+
+def new_run_id(at: datetime) -> str:
+    """Sortable and unique: ``20111210T061502Z-3fa2c1``."""
+    return f"{at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def code_version() -> str:
+    """Package version plus ``git describe`` of the project when git and the repository are there."""
+    version = insiders.__version__
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return version
+    described = out.stdout.strip()
+    return f"{version}+git.{described}" if out.returncode == 0 and described else version
+
+
+class _Clock:
+    def __init__(self, timings: dict[str, float]):
+        self.timings = timings
+
+    @contextmanager
+    def __call__(self, step: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        self.timings[step] = round(time.perf_counter() - t0, 3)
+
+
+@contextmanager
+def _dbapi(conn_or_engine) -> Iterator:
+    if isinstance(conn_or_engine, sa.Engine):
+        pooled = conn_or_engine.raw_connection()
+        try:
+            yield pooled.dbapi_connection
+        finally:
+            pooled.close()
+    else:
+        yield conn_or_engine
+
+
+@contextmanager
+def _autocommit_off(conn) -> Iterator[None]:
+    """The run's writes must be one transaction, even on a connection the caller set to autocommit."""
+    before = conn.autocommit
+    if before:
+        conn.autocommit = False
+    try:
+        yield
+    finally:
+        if before and not conn.closed:
+            conn.rollback()
+            conn.autocommit = True
