@@ -1,0 +1,108 @@
+"""The pure pieces: silhouette, the selection rule, names, matching, rule text, code version."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import pairwise_distances, silhouette_score
+
+from insiders.segment import job, matching, naming, rules
+from insiders.segment.model import Candidate, SelectionRule, choose, silhouette_from_distances
+
+
+def test_silhouette_from_distances_equals_sklearn():
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(c, 1.0, size=(60, 3)) for c in (0, 3, 6)])
+    labels = np.repeat([4, 1, 9], 60)
+    labels[0] = 7  # a singleton cluster scores 0, as in sklearn
+    distances = pairwise_distances(x)
+    assert silhouette_from_distances(distances, labels) == pytest.approx(
+        silhouette_score(distances, labels, metric="precomputed"), abs=1e-12
+    )
+
+
+def _cand(algorithm, k, silhouette, smallest=0.1, insiders=0.1):
+    labels = np.arange(k)
+    return Candidate(
+        algorithm,
+        k,
+        None,
+        labels,
+        n_segments=k,
+        silhouette=silhouette,
+        smallest_share=smallest,
+        insiders_share=insiders,
+    )
+
+
+def test_choice_prefers_eligible_candidates_over_a_better_silhouette():
+    rule = SelectionRule()
+    k2 = _cand("kmeans", 2, 0.40, smallest=0.45, insiders=0.45)  # best silhouette, half the customers
+    k5 = _cand("kmeans", 5, 0.226)
+    k6 = _cand("kmeans", 6, 0.229)  # within the tolerance of k5: the smaller k wins
+    g5 = _cand("gmm", 5, 0.15)
+    tiny = _cand("kmeans", 7, 0.30, smallest=0.01)  # a segment under 2%
+    chosen = choose([k2, k5, k6, g5, tiny], rule)
+    assert chosen is k5 and k5.is_chosen and not k6.is_chosen
+    assert [c.tier for c in (k2, k5, k6, g5, tiny)] == [3, 1, 1, 1, 3]
+
+
+def test_choice_falls_back_when_nothing_is_eligible():
+    only_big = [_cand("kmeans", 4, 0.30, insiders=0.4), _cand("gmm", 5, 0.35, insiders=0.3)]
+    assert choose(only_big, SelectionRule()).algorithm == "gmm"  # tier 2: best silhouette in range
+    out_of_range = [_cand("kmeans", 2, 0.5), _cand("kmeans", 3, 0.6)]
+    assert choose(out_of_range, SelectionRule()).k == 3  # tier 3
+
+
+def test_names_are_unique_even_with_more_segments_than_archetypes():
+    rng = np.random.default_rng(1)
+    profiles = pd.DataFrame(rng.uniform(0, 1, size=(14, 3)), columns=["r_rank", "f_rank", "m_rank"])
+    names = naming.archetype_names(profiles, list(range(14)), taken={"Lost"})
+    assert len(set(names.values())) == 14
+    assert "Lost" not in names.values() and naming.INSIDERS not in names.values()
+    assert names == naming.archetype_names(profiles, list(range(14)), taken={"Lost"})  # deterministic
+
+
+def test_names_follow_the_profile():
+    profiles = pd.DataFrame(
+        {"r_rank": [0.9, 0.1, 0.3], "f_rank": [0.1, 0.1, 0.7], "m_rank": [0.2, 0.1, 0.7]}, index=[0, 1, 2]
+    )
+    assert naming.archetype_names(profiles, [0, 1, 2]) == {0: "New customers", 1: "Lost", 2: "At risk"}
+
+
+def test_insiders_are_the_segment_of_the_highest_median_revenue_not_mean():
+    labels = np.array([0] * 5 + [1] * 5)
+    revenue = np.array([100, 100, 100, 100, 100_000] + [5_000] * 5, dtype=float)  # 0 has one whale
+    assert naming.insiders_label(labels, revenue) == 1
+
+
+def test_overlap_matching_pairs_segments_sharing_customers():
+    customers = pd.Series([f"c{i}" for i in range(9)])
+    labels = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    previous = pd.Series([7, 7, 7, 3, 3, 3, 3, 3, 7], index=customers.to_numpy())
+    cost = matching.overlap_costs(customers, labels, [0, 1, 2], previous, [3, 7])
+    pairs = matching.hungarian(cost, 1 - matching.MIN_JACCARD)
+    assert sorted((r, c) for r, c, _ in pairs) == [(0, 1), (1, 0)]  # 2 shares too little with 3 or 7
+    prev = pd.DataFrame({"segment_id": [3, 7], "segment_name": ["Lost", "Promising"]})
+    ids = matching.assign_ids([0, 1, 2], pairs, prev, next_id=8, method="overlap")
+    assert [(m.segment_id, m.previous_name) for m in ids.values()] == [
+        (7, "Promising"),
+        (3, "Lost"),
+        (8, None),
+    ]
+
+
+def test_rule_text_reads_like_a_filter():
+    integer = {"purchases": True, "gross_revenue": False}
+    path = [("gross_revenue", ">", 3214.5), ("purchases", ">", 7.5), ("purchases", "<=", 20.5)]
+    assert rules._path_text(path, integer) == "gross_revenue > 3,214.50 and purchases between 8 and 20"
+    assert rules._path_text([("purchases", "<=", 1.5)], integer) == "purchases <= 1"
+
+
+def test_code_version_without_git(monkeypatch):
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(job.subprocess, "run", no_git)
+    assert job.code_version() == job.insiders.__version__
