@@ -114,6 +114,7 @@ def run_segmentation(
     k_range=DEFAULT_K_RANGE,
     families: tuple[str, ...] = FAMILIES,
     rule: SelectionRule = SelectionRule(),
+    purpose: str = "cycle",
 ) -> SegmentationResult:
     """Segment the customers of ``<features_schema>.customer_features`` and record the run in ``ml``.
 
@@ -132,6 +133,7 @@ def run_segmentation(
         "code_version": code_version(),
         "random_seed": seed,
         "features_schema": features_schema,
+        "purpose": purpose,
         "features": list(feats.FEATURES),
         "parameters": {
             "k_range": k_range,

@@ -46,6 +46,7 @@ RUN_COLUMNS = (
     "rules_fidelity",
     "artifact_uri",
     "seconds",
+    "purpose",
 )
 LOCK_KEY = "insiders.segmentation"
 
@@ -93,10 +94,11 @@ def job_lock(conn) -> Iterator[None]:
 
 # --------------------------------------------------------------------------------------------- reads
 def previous_run(conn) -> dict | None:
-    """The latest succeeded run (run_id, features), or None."""
+    """The latest succeeded cycle run (run_id, features), or None; backtest runs are not compared."""
     with conn.cursor() as cur:
         cur.execute(
-            """select run_id, features from ml.segmentation_runs where status = 'succeeded'
+            """select run_id, features from ml.segmentation_runs
+               where status = 'succeeded' and purpose = 'cycle'
                order by finished_at desc, run_id desc limit 1"""
         )
         row = cur.fetchone()

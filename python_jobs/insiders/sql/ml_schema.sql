@@ -31,8 +31,11 @@ create table if not exists ml.segmentation_runs (
     customers_compared    integer,                   -- customers in both runs
     rules_fidelity        double precision,          -- accuracy of ml.insider_rules' tree vs is_insider
     artifact_uri          text,                      -- file:// URI of model.joblib
-    seconds               double precision
+    seconds               double precision,
+    purpose               text not null default 'cycle'  -- cycle | backtest (features as of a cutoff)
+                          check (purpose in ('cycle', 'backtest'))
 );
+alter table ml.segmentation_runs add column if not exists purpose text not null default 'cycle';
 create index if not exists segmentation_runs_latest_ix on ml.segmentation_runs (status, finished_at desc);
 
 create table if not exists ml.segmentation_candidates (
