@@ -392,6 +392,9 @@ def _customer_rows(frame, x, labels, segment_ids, estimator, centre_fitted) -> p
             "segment_id": segment_ids,
             "distance_to_centre": distance,
             "probability": probability if probability is not None else np.nan,
+            # the clustering features as the customer had them at this run (original units), so
+            # marts can say what changed for a customer who left a segment
+            "features": frame[list(feats.FEATURES)].to_dict("records"),
         }
     )
 

@@ -189,9 +189,12 @@ def write_segments(conn, run_id: str, segments: list[Mapping]) -> None:
 
 
 def write_customer_segments(conn, run_id: str, labels: pd.DataFrame) -> None:
-    """``labels``: customer_id, segment_id, distance_to_centre, probability (one row per customer)."""
-    cols = ["customer_id", "segment_id", "distance_to_centre", "probability"]
-    rows = [(run_id, *plain(list(r))) for r in labels[cols].astype(object).itertuples(index=False)]
+    """``labels``: customer_id, segment_id, distance_to_centre, probability, features (a dict)."""
+    cols = ["customer_id", "segment_id", "distance_to_centre", "probability", "features"]
+    rows = [
+        (run_id, *plain(list(r[:-1])), Json(plain(r[-1])))
+        for r in labels[cols].astype(object).itertuples(index=False)
+    ]
     with conn.cursor() as cur:
         execute_values(
             cur,

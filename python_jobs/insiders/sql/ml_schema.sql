@@ -85,6 +85,7 @@ create table if not exists ml.customer_segments (
     segment_id         integer not null,
     distance_to_centre double precision,              -- Euclidean, in the fitted space
     probability        double precision,              -- gmm: probability of the assigned component
+    features           jsonb,                         -- clustering features at this run, original units
     primary key (run_id, customer_id),
     foreign key (run_id, segment_id) references ml.segments (run_id, segment_id) on delete cascade
 );
@@ -99,3 +100,6 @@ create table if not exists ml.insider_rules (
     recall           double precision not null,       -- share of the predicted class they cover
     primary key (run_id, rule_id)
 );
+
+-- Columns added after the first release (create table above already has them).
+alter table ml.customer_segments add column if not exists features jsonb;
