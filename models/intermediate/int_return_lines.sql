@@ -1,0 +1,28 @@
+with
+
+transactions as (
+
+    select * from {{ ref('int_transactions_classified') }}
+
+),
+
+final as (
+
+    select
+        transaction_line_id,
+        invoice_id,
+        customer_id,
+        is_guest,
+        stock_code,
+        -quantity as returned_quantity,
+        unit_price,
+        -quantity * unit_price as revenue_returned,
+        invoiced_at,
+        country
+
+    from transactions
+    where is_return_line
+
+)
+
+select * from final
