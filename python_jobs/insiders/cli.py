@@ -222,6 +222,74 @@ def run(
 
 @app.command()
 @handle_user_errors
+def segment(
+    schema: Annotated[str, typer.Option(help="schema of customer_features")] = "marts",
+    seed: Annotated[int, typer.Option(help="random seed")] = 42,
+) -> None:
+    """Segment the customers of <schema>.customer_features and forecast their revenue (writes ml.*).
+
+    The marts downstream of ml are rebuilt by the next `insiders run` (or `insiders dbt build -s source:ml+`).
+    """
+    from insiders.forecast_job import run_forecast
+    from insiders.segment import run_segmentation
+
+    settings = _settings()
+    url = db.ensure_database_ready(settings)
+    engine = db.make_engine(url)
+    try:
+        result = run_segmentation(engine, settings, features_schema=schema, seed=seed)
+    finally:
+        engine.dispose()
+    with db.raw_connection(url) as conn:
+        run_forecast(conn, features_schema=schema, run_id=result.run_id)
+    typer.echo(result.summary_text())
+
+
+@app.command()
+@handle_user_errors
+def backtest(
+    cutoff: Annotated[
+        str | None, typer.Option(help="YYYY-MM-DD; default: as_of_date of marts.customer_features - horizon")
+    ] = None,
+    horizon_days: Annotated[int, typer.Option(help="days after the cutoff to look at")] = 91,
+    seed: Annotated[int, typer.Option(help="random seed")] = 42,
+    wait: Annotated[bool, typer.Option("--wait", help="wait for a running cycle instead of exiting")] = False,
+) -> None:
+    """Proof that the Insiders are better: segment as of a cutoff, measure the next N days' revenue.
+
+    Compares the Insiders with equal-size groups taken by past gross revenue, by RFM score and the
+    oracle; checks the revenue forecast against what happened; publishes marts.backtest_results.
+    """
+    from datetime import date
+
+    from insiders import ops
+    from insiders.backtest import default_cutoff, run_backtest
+    from insiders.dbt import run_dbt
+
+    settings = _settings()
+    url = db.ensure_database_ready(settings)
+    with db.raw_connection(url) as lock_conn:
+        ops.ensure_ops_schema(lock_conn)
+        ops.acquire_cycle_lock(lock_conn, wait=wait)
+        if cutoff:
+            try:
+                cut = date.fromisoformat(cutoff)
+            except ValueError:
+                raise UserError(f"--cutoff must be YYYY-MM-DD, not {cutoff!r}") from None
+        else:
+            with lock_conn.cursor() as cur:
+                cur.execute("select max(as_of_date) from marts.customer_features")
+                as_of = cur.fetchone()[0]
+            if as_of is None:
+                raise UserError("no marts.customer_features yet: run `insiders run` first or give --cutoff")
+            cut = default_cutoff(as_of, horizon_days)
+        result = run_backtest(url, settings, cutoff=cut, horizon_days=horizon_days, seed=seed)
+        run_dbt(["build", "--select", "backtest_results", "forecast_validation"], url, settings)
+    typer.echo(result.summary_text())
+
+
+@app.command()
+@handle_user_errors
 def status(limit: Annotated[int, typer.Option(help="how many cycles")] = 10) -> None:
     """Show the last cycles (ops.job_runs): status, timings, files and rows, errors."""
     from insiders import ops

@@ -15,8 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from insiders import bi, db, ops, publish
+from insiders.backtest import default_cutoff, run_backtest
 from insiders.dbt import run_dbt
 from insiders.errors import StepFailedError, UserError
+from insiders.forecast_job import run_forecast
 from insiders.ingest import load_sources
 from insiders.load import LoadResult
 from insiders.retry import with_retries
@@ -35,6 +37,7 @@ class CycleOutcome:
     loads: list[LoadResult] = field(default_factory=list)
     step_seconds: dict[str, float] = field(default_factory=dict)
     segmentation: object | None = None
+    backtest: object | None = None
     summary_rows: list[dict] = field(default_factory=list)
     exit_code: int = 0
 
@@ -137,6 +140,16 @@ def _steps(
     with step("segment"):  # one transaction: a dropped connection leaves nothing, retry is safe
         outcome.segmentation = with_retries(lambda: _segment(url, settings, seed), what="segment")
     run_id = getattr(outcome.segmentation, "run_id", None)
+    with step("forecast"), db.raw_connection(url) as conn:
+        run_forecast(conn, features_schema=publish.BUILD_SCHEMA, run_id=run_id)
+    if settings.backtest_in_cycle:
+        with step("backtest"):
+            as_of = outcome.segmentation.as_of_date
+            cutoff = default_cutoff(as_of, settings.backtest_horizon_days)
+            outcome.backtest = run_backtest(
+                url, settings, cutoff=cutoff, horizon_days=settings.backtest_horizon_days, seed=seed,
+                cycle_run_id=run_id,
+            )  # fmt: skip
     with step("dbt build downstream"):
         run_dbt(["build", *DOWNSTREAM], url, settings, {**build_vars, "segmentation_run_id": run_id})
     with step("publish"), db.raw_connection(url) as conn:

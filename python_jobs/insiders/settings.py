@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     bi_role: str = "insiders_bi"
     bi_password: SecretStr | None = None  # when set, the role can log in with it
 
+    # The backtest (proof that the Insiders are better) run by every cycle: features as of
+    # as_of_date - horizon, compared with the horizon's real purchases.
+    backtest_in_cycle: bool = True
+    backtest_horizon_days: int = 91
+
     # Data and outputs. `source` is what `insiders run` loads when given no path: a file, a folder or
     # an s3://bucket/prefix/ URI; by default the shared Online Retail file.
     data_path: Path = PROJECT_ROOT.parent / "shared" / "data" / "online_retail_2010_2011.csv.gz"

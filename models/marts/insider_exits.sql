@@ -1,0 +1,86 @@
+-- Customers who left the Insiders in the current run, and how each clustering feature changed for
+-- them, in units of the feature's spread among all customers, so features compare with each other.
+with
+
+memberships as (
+
+    select * from {{ ref('int_segment_memberships_compared') }}
+
+),
+
+runs as (
+
+    select * from {{ ref('int_segmentation_runs_ranked') }}
+
+),
+
+current_memberships as (
+
+    select memberships.*
+    from memberships
+    inner join runs on memberships.run_id = runs.run_id
+    where runs.is_current
+
+),
+
+feature_values as (
+
+    select
+        current_memberships.customer_id,
+        current_memberships.was_insider,
+        current_memberships.is_insider,
+        current_memberships.to_segment,
+        now_values.key as feature,
+        now_values.value::numeric as value_now,
+        before_values.value::numeric as value_before
+
+    from current_memberships
+    cross join lateral jsonb_each_text(current_memberships.features_now) as now_values
+    left join lateral jsonb_each_text(current_memberships.features_before) as before_values
+        on now_values.key = before_values.key
+
+),
+
+spreads as (
+
+    select
+        feature,
+        stddev_samp(value_now) as feature_stddev
+
+    from feature_values
+    group by feature
+
+),
+
+changes as (
+
+    select
+        feature_values.customer_id,
+        feature_values.to_segment as segment_now,
+        feature_values.feature,
+        feature_values.value_before,
+        feature_values.value_now,
+        feature_values.value_now - feature_values.value_before as change,
+        (feature_values.value_now - feature_values.value_before)
+        / nullif(spreads.feature_stddev, 0) as standardized_change
+
+    from feature_values
+    inner join spreads on feature_values.feature = spreads.feature
+    where feature_values.was_insider and not feature_values.is_insider
+
+),
+
+final as (
+
+    select
+        *,
+        row_number() over (
+            partition by customer_id
+            order by abs(standardized_change) desc nulls last, feature asc
+        ) as change_rank
+
+    from changes
+
+)
+
+select * from final

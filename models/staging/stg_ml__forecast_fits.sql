@@ -1,0 +1,31 @@
+with
+
+source as (
+
+    select * from {{ source('ml', 'forecast_fits') }}
+
+),
+
+renamed as (
+
+    select
+        run_id,
+        purpose,
+        as_of_date,
+        fitted_at,
+        n_customers,
+        n_repeat_customers,
+        bg_r,
+        bg_alpha,
+        bg_a,
+        bg_b,
+        gg_p,
+        gg_q,
+        gg_v,
+        time_unit
+
+    from source
+
+)
+
+select * from renamed

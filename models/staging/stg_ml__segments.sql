@@ -1,0 +1,30 @@
+with
+
+source as (
+
+    select * from {{ source('ml', 'segments') }}
+
+),
+
+renamed as (
+
+    select
+        run_id,
+        segment_id,
+        segment_name,
+        is_insider,
+        model_label,
+        size as customers,
+        share_of_customers,
+        revenue_share,
+        centre,
+        centre_original,
+        profile,
+        matched_by,
+        match_cost
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,73 @@
+-- Forecast and backtest tables of the ML job (schema ml, read by dbt as the `ml` source).
+create schema if not exists ml;
+
+-- One row per forecast: the fitted BG/NBD (purchases) and Gamma-Gamma (spend) parameters.
+create table if not exists ml.forecast_fits (
+    run_id            text primary key,        -- the segmentation run the forecast goes with
+    purpose           text not null check (purpose in ('cycle', 'backtest')),
+    as_of_date        date not null,
+    fitted_at         timestamptz not null default now(),
+    n_customers       integer not null,
+    n_repeat_customers integer not null,
+    bg_r              double precision not null,
+    bg_alpha          double precision not null,
+    bg_a              double precision not null,
+    bg_b              double precision not null,
+    gg_p              double precision not null,
+    gg_q              double precision not null,
+    gg_v              double precision not null,
+    time_unit         text not null default 'day'
+);
+
+create table if not exists ml.customer_forecasts (
+    run_id                   text not null references ml.forecast_fits (run_id) on delete cascade,
+    customer_id              text not null,
+    probability_alive        double precision not null,
+    expected_order_value     double precision not null,  -- E(spend per purchase day | history)
+    expected_purchases_30d   double precision not null,
+    expected_purchases_90d   double precision not null,
+    expected_purchases_180d  double precision not null,
+    expected_revenue_30d     double precision not null,
+    expected_revenue_90d     double precision not null,
+    expected_revenue_180d    double precision not null,
+    primary key (run_id, customer_id)
+);
+
+-- A backtest: features and segments as of a past cutoff, compared with what happened after it.
+create table if not exists ml.backtests (
+    backtest_id        text primary key,
+    run_id             text not null,        -- the backtest's segmentation run (purpose backtest)
+    cycle_run_id       text,                 -- the cycle run it was made with, if any
+    cutoff_date        date not null,
+    horizon_days       integer not null,
+    created_at         timestamptz not null default now(),
+    customers_at_cutoff integer not null,
+    group_size         integer not null,     -- = number of Insiders at the cutoff
+    future_revenue     double precision not null,  -- of all customers known at the cutoff
+    insiders_beat_baselines boolean not null
+);
+
+-- One row per selection group: the share of the next N days' revenue it captured.
+create table if not exists ml.backtest_groups (
+    backtest_id        text not null references ml.backtests (backtest_id) on delete cascade,
+    group_name         text not null,        -- insiders | top_past_revenue | top_rfm | oracle
+    customers          integer not null,
+    future_revenue     double precision not null,
+    share_of_future_revenue double precision not null,
+    future_buyers      integer not null,     -- customers of the group who bought in the horizon
+    primary key (backtest_id, group_name)
+);
+
+-- Holdout check of the forecast: predicted vs actual revenue over the horizon, total and per segment.
+create table if not exists ml.forecast_validation (
+    backtest_id        text not null references ml.backtests (backtest_id) on delete cascade,
+    segment_name       text not null,        -- a segment of the backtest run, or 'All customers'
+    customers          integer not null,
+    predicted_revenue  double precision not null,
+    actual_revenue     double precision not null,
+    predicted_purchases double precision not null,
+    actual_purchases   double precision not null,
+    revenue_error      double precision not null,          -- predicted - actual
+    revenue_error_pct  double precision,                   -- (predicted - actual) / actual
+    primary key (backtest_id, segment_name)
+);
