@@ -11,7 +11,9 @@ final as (
 
     select
         *,
-        row_number() over (order by created_at desc, backtest_id desc) = 1 as is_latest
+        row_number() over (
+            order by created_at desc, backtest_id desc
+        ) = 1 as is_latest
 
     from backtests
 

@@ -96,7 +96,7 @@ final as (
         case
             when previous_labels.customer_id is null then 'entered'
             when current_labels.customer_id is null then 'left'
-            when previous_labels.segment_id <> current_labels.segment_id then 'moved'
+            when previous_labels.segment_id != current_labels.segment_id then 'moved'
             else 'stayed'
         end as change_type
 

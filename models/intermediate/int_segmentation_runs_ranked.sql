@@ -17,7 +17,9 @@ cycle_runs as (
 
     select
         *,
-        row_number() over (order by finished_at desc, run_id desc) as recency_rank
+        row_number() over (
+            order by finished_at desc, run_id desc
+        ) as recency_rank
 
     from runs
     where is_succeeded and purpose = 'cycle'

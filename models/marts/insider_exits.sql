@@ -60,7 +60,7 @@ changes as (
         feature_values.feature,
         feature_values.value_before,
         feature_values.value_now,
-        feature_values.value_now - feature_values.value_before as change,
+        feature_values.value_now - feature_values.value_before as value_change,
         (feature_values.value_now - feature_values.value_before)
         / nullif(spreads.feature_stddev, 0) as standardized_change
 

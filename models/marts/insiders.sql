@@ -23,7 +23,9 @@ final as (
 
     select
         *,
-        row_number() over (order by gross_revenue desc, customer_id asc) as revenue_rank,
+        row_number() over (
+            order by gross_revenue desc, customer_id asc
+        ) as revenue_rank,
         mod(
             ('x' || substr(md5(customer_id || ':' || '{{ var("insiders_programme_start") }}'), 1, 8))
             ::bit(32)::bigint,

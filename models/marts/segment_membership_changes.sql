@@ -21,7 +21,7 @@ final as (
         was_insider and not is_insider as is_insider_exit
 
     from memberships
-    where change_type <> 'stayed'
+    where change_type != 'stayed'
 
 )
 

@@ -32,15 +32,23 @@ per_segment as (
         count(*) as customers,
         sum(gross_revenue) as gross_revenue,
         avg(gross_revenue) as mean_gross_revenue,
-        percentile_cont(0.5) within group (order by gross_revenue) as median_gross_revenue,
+        percentile_cont(0.5) within group (
+            order by gross_revenue
+        ) as median_gross_revenue,
         avg(recency_days) as mean_recency_days,
-        percentile_cont(0.5) within group (order by recency_days) as median_recency_days,
+        percentile_cont(0.5) within group (
+            order by recency_days
+        ) as median_recency_days,
         avg(purchases) as mean_purchases,
-        percentile_cont(0.5) within group (order by purchases) as median_purchases,
+        percentile_cont(0.5) within group (
+            order by purchases
+        ) as median_purchases,
         avg(items) as mean_items,
         avg(products) as mean_products,
         avg(avg_order_value) as mean_order_value,
-        percentile_cont(0.5) within group (order by avg_order_value) as median_order_value,
+        percentile_cont(0.5) within group (
+            order by avg_order_value
+        ) as median_order_value,
         avg(avg_basket_size) as mean_basket_size,
         avg(avg_basket_products) as mean_basket_products,
         avg(avg_days_between_purchases) as mean_days_between_purchases,
