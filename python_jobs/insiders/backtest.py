@@ -1,6 +1,7 @@
 """Proof that the Insiders are better: segment as of a past cutoff, then look at what happened.
 
-1. dbt builds ``customer_features`` as of the cutoff into the side schema ``marts__backtest``;
+1. dbt builds ``backtest_customer_features`` (schema ``backtest``, table ``customer_features``): the
+   features as of the cutoff — the cycle's own dbt build does it, `insiders backtest` runs just it;
 2. the segmentation job segments those customers (a run with purpose ``backtest``);
 3. the next ``horizon_days`` of purchases (from dbt's ``int_purchase_lines``) are the truth:
    the share of that future revenue (of all customers known at the cutoff) captured by
@@ -27,12 +28,13 @@ from sqlalchemy.engine import URL
 
 from insiders import db
 from insiders.dbt import run_dbt
+from insiders.errors import UserError
 from insiders.forecast_job import ensure_forecast_schema, fit_forecast, read_lifetime_inputs
 from insiders.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BACKTEST_SCHEMA = "marts__backtest"
+BACKTEST_SCHEMA = "backtest"  # where dbt builds backtest_customer_features (as customer_features)
 PURCHASE_LINES = "intermediate.int_purchase_lines"  # built by dbt; the purchase-line rule lives there
 GROUPS = ("insiders", "top_past_revenue", "top_rfm", "oracle")
 ALL_CUSTOMERS = "All customers"
@@ -78,13 +80,23 @@ def default_cutoff(as_of: date, horizon_days: int = 91) -> date:
     return as_of - timedelta(days=horizon_days)
 
 
-def build_cutoff_features(url: URL, settings: Settings, cutoff: date) -> None:
-    with db.raw_connection(url) as conn, conn.cursor() as cur:
-        cur.execute(f"drop schema if exists {BACKTEST_SCHEMA} cascade")
-        cur.execute(f"create schema {BACKTEST_SCHEMA}")
-        conn.commit()
-    dbt_vars = {"as_of_date": cutoff.isoformat(), "marts_schema": BACKTEST_SCHEMA}
-    run_dbt(["run", "--select", "customer_features"], url, settings, dbt_vars)
+def build_cutoff_features(url: URL, settings: Settings, cutoff: date, horizon_days: int) -> None:
+    """Build only the backtest features, as of ``cutoff`` (what `insiders backtest --cutoff` does)."""
+    dbt_vars = {"backtest_cutoff": cutoff.isoformat(), "backtest_horizon_days": horizon_days}
+    run_dbt(["run", "--select", "backtest_customer_features"], url, settings, dbt_vars, quiet=True)
+
+
+def cutoff_features_summary(conn) -> tuple[date | None, int]:
+    """(cutoff, customers) of the backtest features dbt built last."""
+    with conn.cursor() as cur:
+        cur.execute(f"select to_regclass('{BACKTEST_SCHEMA}.customer_features') is not null")
+        if not cur.fetchone()[0]:
+            conn.commit()
+            return None, 0
+        cur.execute(f"select min(as_of_date), count(*) from {BACKTEST_SCHEMA}.customer_features")
+        cutoff, customers = cur.fetchone()
+    conn.commit()
+    return cutoff, customers
 
 
 def _query(conn, statement: str, params=None) -> pd.DataFrame:
@@ -179,13 +191,26 @@ def validate_forecast(frame: pd.DataFrame, predicted: pd.DataFrame, horizon_days
 
 
 def run_backtest(
-    url: URL, settings: Settings, *, cutoff: date, horizon_days: int = 91, seed: int = 42, cycle_run_id=None
+    url: URL,
+    settings: Settings,
+    *,
+    cutoff: date | None = None,
+    horizon_days: int = 91,
+    seed: int = 42,
+    cycle_run_id=None,
 ) -> BacktestResult:
+    """Backtest at ``cutoff`` (building the cutoff features first), or, with ``cutoff=None``, on the
+    backtest features the cycle's dbt build already made (as of as_of_date − horizon)."""
     from insiders.segment import run_segmentation
 
     if horizon_days < 1:
         raise ValueError("horizon_days must be at least 1")
-    build_cutoff_features(url, settings, cutoff)
+    if cutoff is not None:
+        build_cutoff_features(url, settings, cutoff, horizon_days)
+    with db.raw_connection(url) as conn:
+        cutoff, _ = cutoff_features_summary(conn)
+    if cutoff is None:
+        raise UserError("no backtest features: run `insiders run` first, or give --cutoff")
     engine = db.make_engine(url)
     try:
         segmentation = run_segmentation(
@@ -214,9 +239,6 @@ def run_backtest(
         except BaseException:
             conn.rollback()
             raise
-        with conn.cursor() as cur:
-            cur.execute(f"drop schema if exists {BACKTEST_SCHEMA} cascade")
-        conn.commit()
     log.info("%s", result.summary_text())
     return result
 

@@ -278,13 +278,16 @@ def backtest(
                 raise UserError(f"--cutoff must be YYYY-MM-DD, not {cutoff!r}") from None
         else:
             with lock_conn.cursor() as cur:
-                cur.execute("select max(as_of_date) from marts.customer_features")
-                as_of = cur.fetchone()[0]
+                cur.execute("select to_regclass('marts.customer_features') is not null")
+                as_of = None
+                if cur.fetchone()[0]:
+                    cur.execute("select max(as_of_date) from marts.customer_features")
+                    as_of = cur.fetchone()[0]
             if as_of is None:
                 raise UserError("no marts.customer_features yet: run `insiders run` first or give --cutoff")
             cut = default_cutoff(as_of, horizon_days)
         result = run_backtest(url, settings, cutoff=cut, horizon_days=horizon_days, seed=seed)
-        run_dbt(["build", "--select", "backtest_results", "forecast_validation"], url, settings)
+        run_dbt(["build", "--select", "backtest_results", "forecast_validation"], url, settings, quiet=True)
     typer.echo(result.summary_text())
 
 

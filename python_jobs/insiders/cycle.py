@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from insiders import bi, db, ops, publish
-from insiders.backtest import default_cutoff, run_backtest
+from insiders.backtest import cutoff_features_summary, run_backtest
 from insiders.dbt import run_dbt
 from insiders.errors import StepFailedError, UserError
 from insiders.forecast_job import run_forecast
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 EXIT_FILES_FAILED = 5  # the cycle published, but some files were refused (see raw.files)
 UPSTREAM = ["--exclude", "source:ml+"]
+MIN_BACKTEST_CUSTOMERS = 50
 DOWNSTREAM = ["--select", "source:ml+"]
 
 
@@ -127,7 +128,12 @@ def _safe_finish(conn, outcome: CycleOutcome, status: str, code: int, message: s
 def _steps(
     settings: Settings, url, sources: list[str], outcome: CycleOutcome, step: Steps, seed: int
 ) -> None:
-    build_vars = {"marts_schema": publish.BUILD_SCHEMA}
+    # The same vars for every dbt call of the cycle (and of every cycle): dbt re-parses the whole
+    # project when vars change, which costs seconds per call.
+    build_vars = {
+        "marts_schema": publish.BUILD_SCHEMA,
+        "backtest_horizon_days": settings.backtest_horizon_days,
+    }
     readers = [settings.bi_role]
     with step("load"):  # loading is idempotent (one transaction per file): safe to retry whole
         outcome.loads = with_retries(lambda: load_sources(url, sources, settings), what="load")
@@ -136,7 +142,7 @@ def _steps(
             readers = []
         publish.prepare_build_schema(conn, readers)
     with step("dbt build upstream"):
-        run_dbt(["build", *UPSTREAM], url, settings, build_vars)
+        run_dbt(["build", *UPSTREAM], url, settings, build_vars, quiet=True)
     with step("segment"):  # one transaction: a dropped connection leaves nothing, retry is safe
         outcome.segmentation = with_retries(lambda: _segment(url, settings, seed), what="segment")
     run_id = getattr(outcome.segmentation, "run_id", None)
@@ -144,17 +150,34 @@ def _steps(
         run_forecast(conn, features_schema=publish.BUILD_SCHEMA, run_id=run_id)
     if settings.backtest_in_cycle:
         with step("backtest"):
-            as_of = outcome.segmentation.as_of_date
-            cutoff = default_cutoff(as_of, settings.backtest_horizon_days)
-            outcome.backtest = run_backtest(
-                url, settings, cutoff=cutoff, horizon_days=settings.backtest_horizon_days, seed=seed,
-                cycle_run_id=run_id,
-            )  # fmt: skip
+            outcome.backtest = _backtest(url, settings, outcome.segmentation, seed)
     with step("dbt build downstream"):
-        run_dbt(["build", *DOWNSTREAM], url, settings, {**build_vars, "segmentation_run_id": run_id})
+        run_dbt(
+            ["build", *DOWNSTREAM], url, settings, {**build_vars, "segmentation_run_id": run_id}, quiet=True
+        )
     with step("publish"), db.raw_connection(url) as conn:
         publish.publish(conn, readers)
     outcome.summary_rows = segment_summary_rows(url)
+
+
+def _backtest(url, settings: Settings, segmentation, seed: int):
+    """The cycle's backtest, on the cutoff features the upstream build made; skipped (with a
+    warning) when the history before the cutoff is too short."""
+    with db.raw_connection(url) as conn:
+        cutoff, customers = cutoff_features_summary(conn)
+    if customers < MIN_BACKTEST_CUSTOMERS:
+        log.warning(
+            "backtest skipped: %d customers bought before the cutoff %s (need %d)",
+            customers, cutoff, MIN_BACKTEST_CUSTOMERS,
+        )  # fmt: skip
+        return None
+    return run_backtest(
+        url,
+        settings,
+        horizon_days=settings.backtest_horizon_days,
+        seed=seed,
+        cycle_run_id=segmentation.run_id,
+    )
 
 
 def _secret(value) -> str | None:

@@ -51,12 +51,21 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def run_dbt(
-    command: list[str], url: URL, settings: Settings, dbt_vars: Mapping[str, object] | None = None
+    command: list[str],
+    url: URL,
+    settings: Settings,
+    dbt_vars: Mapping[str, object] | None = None,
+    *,
+    quiet: bool = False,
 ) -> object:
-    """Run one dbt command (e.g. ``["build", "--select", "staging+"]``); StepFailedError if it fails."""
+    """Run one dbt command (e.g. ``["build", "--select", "staging+"]``); StepFailedError if it fails.
+
+    ``quiet``: only warnings and errors on the console (the full log is in <home>/logs/dbt.log).
+    """
     from dbt.cli.main import dbtRunner  # heavy import, only when dbt is really used
 
     args = [
+        *(["--log-level", "warn"] if quiet else []),
         *command,
         "--project-dir", str(settings.project_dir),
         "--profiles-dir", str(profiles_dir(settings)),
