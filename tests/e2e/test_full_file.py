@@ -141,3 +141,18 @@ def test_the_cycle_recorded_its_run_and_the_backtest_has_four_groups(full_cycle)
     groups = dict(full_cycle.query("select group_name, share_of_future_revenue from marts.backtest_results"))
     assert set(groups) == {"insiders", "top_past_revenue", "top_rfm", "oracle"}
     assert max(groups.values()) == groups["oracle"]
+
+
+def test_backtest_at_2011_09_09_for_91_days_reports_the_four_groups(full_cycle):
+    from insiders.backtest import ALL_CUSTOMERS, run_backtest
+
+    result = run_backtest(full_cycle.url, full_cycle.settings, cutoff=date(2011, 9, 9), horizon_days=91)
+    shares = result.groups.set_index("group_name")["share_of_future_revenue"]
+    assert list(shares.index) == ["insiders", "top_past_revenue", "top_rfm", "oracle"]
+    assert result.cutoff == date(2011, 9, 9)
+    assert 3_000 < result.customers_at_cutoff < 4_334
+    assert shares["oracle"] == shares.max() and shares.between(0, 1).all()
+    assert (result.groups["customers"] == result.group_size).all()
+    validation = result.validation.set_index("segment_name")
+    assert validation.loc[ALL_CUSTOMERS, "actual_revenue"] == pytest.approx(result.future_revenue)
+    print("\n" + result.summary_text())  # the figures for the issue note (pytest -s)
