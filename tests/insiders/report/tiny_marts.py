@@ -1,0 +1,334 @@
+"""A tiny published ``marts`` schema (and ``ml.segmentation_candidates``) with the columns the report
+reads: 60 customers in three segments, a current run and, optionally, a previous run, a backtest and
+the model-selection candidates. Values are made up; only shapes and types matter.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+RUN = "20240102T000000Z-cafe01"
+PREVIOUS_RUN = "20240101T000000Z-cafe00"
+SEGMENTS = [  # segment_id, name, is_insider, customers, revenue scale
+    (1, "Insiders", True, 10, 4000.0),
+    (2, "Loyal customers", False, 20, 900.0),
+    (3, "Lost", False, 30, 150.0),
+]
+HOSTILE_ACTION = 'Send <b>"gifts"</b> & <script>alert(1)</script>'
+
+DDL = """
+create schema marts;
+create schema ml;
+create table marts.segmentation_runs (
+    run_id text, purpose text, status text, started_at timestamptz, finished_at timestamptz, as_of_date date,
+    code_version text, algorithm text, chosen_k integer, n_customers integer, silhouette double precision,
+    davies_bouldin double precision, calinski_harabasz double precision, inertia double precision,
+    bic double precision, insiders_share double precision, insiders_revenue_share double precision,
+    previous_run_id text, adjusted_rand_index double precision, customers_compared integer,
+    rules_fidelity double precision, random_seed integer, features text[], parameters jsonb,
+    is_current boolean);
+create table marts.segment_summary (
+    run_id text, segment_id integer, segment_name text, is_insider boolean, customers bigint,
+    share_of_customers numeric, gross_revenue numeric, share_of_revenue numeric,
+    median_gross_revenue double precision, median_recency_days double precision,
+    median_purchases double precision, median_order_value double precision, returns_rate numeric,
+    goal text, recommended_action text, channel text);
+create table marts.customer_segments (
+    customer_id text, run_id text, segment_id integer, segment_name text, is_insider boolean,
+    gross_revenue numeric, recency_days integer, purchases bigint, products bigint,
+    avg_order_value double precision, avg_days_between_purchases double precision);
+create table marts.insider_rules (
+    run_id text, rule_id integer, rule_text text, predicts_insider boolean, customers_matched integer,
+    rule_precision double precision, rule_recall double precision);
+create table marts.segment_forecasts (
+    run_id text, segment_id integer, segment_name text, is_insider boolean, customers bigint,
+    mean_probability_alive double precision, expected_revenue_30d double precision,
+    expected_revenue_90d double precision, expected_revenue_180d double precision,
+    share_of_expected_revenue_90d double precision);
+create table marts.forecast_validation (
+    backtest_id text, is_latest boolean, cutoff_date date, horizon_days integer, segment_name text,
+    customers integer, predicted_revenue double precision, actual_revenue double precision,
+    revenue_error double precision, revenue_error_pct double precision,
+    predicted_purchases double precision, actual_purchases integer);
+create table marts.backtest_results (
+    backtest_id text, is_latest boolean, cutoff_date date, horizon_days integer, customers_at_cutoff integer,
+    group_size integer, insiders_beat_baselines boolean, group_name text, group_label text,
+    customers integer, future_revenue double precision, share_of_future_revenue double precision,
+    future_buyers integer);
+create table ml.segmentation_candidates (
+    run_id text, algorithm text, k integer, n_segments integer, silhouette double precision,
+    davies_bouldin double precision, calinski_harabasz double precision, inertia double precision,
+    bic double precision, smallest_share double precision, insiders_share double precision,
+    insiders_revenue_share double precision, selection_tier integer, is_chosen boolean,
+    fit_seconds double precision);
+create table marts.segment_flows (
+    run_id text, previous_run_id text, from_segment text, to_segment text, customers bigint);
+create table marts.segment_membership_changes (
+    run_id text, previous_run_id text, customer_id text, change_type text, from_segment_id integer,
+    from_segment text, to_segment_id integer, to_segment text, is_insider_entry boolean,
+    is_insider_exit boolean);
+"""
+
+
+def _insert(cur, table: str, rows: list[dict]) -> None:
+    for row in rows:
+        cols = ", ".join(row)
+        cur.execute(
+            f"insert into {table} ({cols}) values ({', '.join(['%s'] * len(row))})", list(row.values())
+        )
+
+
+def customers() -> list[dict]:
+    rng = np.random.default_rng(7)
+    rows, n = [], 0
+    for segment_id, name, is_insider, count, scale in SEGMENTS:
+        for _ in range(count):
+            n += 1
+            purchases = int(rng.integers(1, 12 if is_insider else 4))
+            revenue = round(float(scale * rng.lognormal(0, 0.4)), 2)
+            rows.append(
+                {
+                    "customer_id": f"{10000 + n}",
+                    "run_id": RUN,
+                    "segment_id": segment_id,
+                    "segment_name": name,
+                    "is_insider": is_insider,
+                    "gross_revenue": revenue,
+                    "recency_days": int(rng.integers(1, 40 if is_insider else 300)),
+                    "purchases": purchases,
+                    "products": int(rng.integers(1, 80)),
+                    "avg_order_value": revenue / purchases,
+                    "avg_days_between_purchases": None if purchases == 1 else float(rng.uniform(5, 120)),
+                }
+            )
+    return rows
+
+
+def build(conn, *, previous_run: bool = True, backtest: bool = True, candidates: bool = True) -> None:
+    """Create and fill the tiny marts in the (empty) database of ``conn``; commits."""
+    people = customers()
+    total_revenue = sum(c["gross_revenue"] for c in people)
+    with conn.cursor() as cur:
+        cur.execute(DDL)
+        parameters = {
+            "selection_rule": {
+                "k_min": 2, "k_max": 4, "min_segment_share": 0.02, "insiders_share_min": 0.05,
+                "insiders_share_max": 0.2, "silhouette_tolerance": 0.005,
+            }
+        }  # fmt: skip
+        runs = [(RUN, True, PREVIOUS_RUN if previous_run else None)]
+        if previous_run:
+            runs.append((PREVIOUS_RUN, False, None))
+        _insert(
+            cur,
+            "marts.segmentation_runs",
+            [
+                {
+                    "run_id": run_id,
+                    "purpose": "cycle",
+                    "status": "succeeded",
+                    "as_of_date": "2011-12-10",
+                    "code_version": "0.1.0",
+                    "algorithm": "kmeans",
+                    "chosen_k": 3,
+                    "n_customers": len(people),
+                    "silhouette": 0.31,
+                    "davies_bouldin": 1.1,
+                    "calinski_harabasz": 210.0,
+                    "insiders_share": 1 / 6,
+                    "insiders_revenue_share": 0.6,
+                    "previous_run_id": previous,
+                    "rules_fidelity": 0.95,
+                    "adjusted_rand_index": 0.9 if previous else None,
+                    "random_seed": 42,
+                    "features": ["gross_revenue", "recency_days"],
+                    "parameters": json.dumps(parameters),
+                    "is_current": current,
+                }  # fmt: skip
+                for run_id, current, previous in runs
+            ],
+        )
+        _insert(cur, "marts.customer_segments", people)
+        summary = []
+        for segment_id, name, is_insider, count, _ in SEGMENTS:
+            mine = [c for c in people if c["segment_id"] == segment_id]
+            revenue = sum(c["gross_revenue"] for c in mine)
+            summary.append(
+                {
+                    "run_id": RUN,
+                    "segment_id": segment_id,
+                    "segment_name": name,
+                    "is_insider": is_insider,
+                    "customers": count,
+                    "share_of_customers": count / len(people),
+                    "gross_revenue": revenue,
+                    "share_of_revenue": revenue / total_revenue,
+                    "median_gross_revenue": float(np.median([c["gross_revenue"] for c in mine])),
+                    "median_recency_days": float(np.median([c["recency_days"] for c in mine])),
+                    "median_purchases": float(np.median([c["purchases"] for c in mine])),
+                    "median_order_value": 100.0,
+                    "returns_rate": 0.01,
+                    "goal": "Keep",
+                    "recommended_action": HOSTILE_ACTION if is_insider else "Email them",
+                    "channel": "Email",
+                }  # fmt: skip
+            )
+        _insert(cur, "marts.segment_summary", summary)
+        _insert(
+            cur,
+            "marts.insider_rules",
+            [
+                {"run_id": RUN, "rule_id": 1, "rule_text": "gross_revenue > 2,000.00 and recency_days <= 40",
+                 "predicts_insider": True, "customers_matched": 9, "rule_precision": 0.9, "rule_recall": 0.8},
+                {"run_id": RUN, "rule_id": 2, "rule_text": "gross_revenue <= 2,000.00",
+                 "predicts_insider": False, "customers_matched": 50, "rule_precision": 0.98, "rule_recall": 0.96},
+            ],
+        )  # fmt: skip
+        _insert(
+            cur,
+            "marts.segment_forecasts",
+            [
+                {
+                    "run_id": RUN,
+                    "segment_id": segment_id,
+                    "segment_name": name,
+                    "is_insider": is_insider,
+                    "customers": count,
+                    "mean_probability_alive": 0.9,
+                    "expected_revenue_30d": scale,
+                    "expected_revenue_90d": 3 * scale,
+                    "expected_revenue_180d": 6 * scale,
+                    "share_of_expected_revenue_90d": scale / 5050,
+                }  # fmt: skip
+                for segment_id, name, is_insider, count, scale in SEGMENTS
+            ],
+        )
+        if backtest:
+            _fill_backtest(cur)
+        if candidates:
+            _insert(
+                cur,
+                "ml.segmentation_candidates",
+                [
+                    {
+                        "run_id": RUN,
+                        "algorithm": algorithm,
+                        "k": k,
+                        "n_segments": k,
+                        "silhouette": 0.4 - 0.03 * k,
+                        "davies_bouldin": 1.0 + 0.1 * k,
+                        "calinski_harabasz": 300 - 20 * k,
+                        "bic": 1000.0 if algorithm == "gmm" else None,
+                        "smallest_share": 0.5 / k,
+                        "insiders_share": 0.5 / k,
+                        "insiders_revenue_share": 0.6,
+                        "selection_tier": 1 if 2 <= k <= 4 else 3,
+                        "is_chosen": algorithm == "kmeans" and k == 3,
+                    }  # fmt: skip
+                    for algorithm in ("kmeans", "gmm")
+                    for k in range(2, 7)
+                ],
+            )
+        if previous_run:
+            _fill_changes(cur, people)
+    conn.commit()
+
+
+def _fill_backtest(cur) -> None:
+    for backtest_id, latest in (("bt-old", False), ("bt-new", True)):
+        _insert(
+            cur,
+            "marts.backtest_results",
+            [
+                {
+                    "backtest_id": backtest_id,
+                    "is_latest": latest,
+                    "cutoff_date": "2011-09-10",
+                    "horizon_days": 91,
+                    "customers_at_cutoff": 50,
+                    "group_size": 8,
+                    "insiders_beat_baselines": True,
+                    "group_name": group,
+                    "group_label": label,
+                    "customers": 8,
+                    "future_revenue": share * 10000,
+                    "share_of_future_revenue": share,
+                    "future_buyers": 7,
+                }  # fmt: skip
+                for group, label, share in (
+                    ("insiders", "Insiders (segment at the cutoff)", 0.55),
+                    ("top_past_revenue", "Same number, by past gross revenue", 0.5),
+                    ("top_rfm", "Same number, by RFM score", 0.45),
+                    ("oracle", "Oracle: the same number who really spent most", 0.7),
+                )
+            ],
+        )
+        _insert(
+            cur,
+            "marts.forecast_validation",
+            [
+                {
+                    "backtest_id": backtest_id,
+                    "is_latest": latest,
+                    "cutoff_date": "2011-09-10",
+                    "horizon_days": 91,
+                    "segment_name": name,
+                    "customers": 10,
+                    "predicted_revenue": predicted,
+                    "actual_revenue": actual,
+                    "revenue_error": predicted - actual,
+                    "revenue_error_pct": (predicted - actual) / actual,
+                    "predicted_purchases": 12.5,
+                    "actual_purchases": 15,
+                }  # fmt: skip
+                for name, predicted, actual in (
+                    ("Insiders", 800.0, 1000.0),
+                    ("Lost", 90.0, 100.0),
+                    ("All customers", 890.0, 1100.0),
+                )
+            ],
+        )
+
+
+def _fill_changes(cur, people: list[dict]) -> None:
+    """Two customers moved (one of them left the Insiders), one is new, one is gone; the rest stayed."""
+    moved_out, moved_in, new = people[0], people[10], people[-1]
+    changes = [
+        {"customer_id": moved_out["customer_id"], "change_type": "moved", "from_segment_id": 1,
+         "from_segment": "Insiders", "to_segment_id": 2, "to_segment": "Loyal customers",
+         "is_insider_entry": False, "is_insider_exit": True},
+        {"customer_id": moved_in["customer_id"], "change_type": "moved", "from_segment_id": 3,
+         "from_segment": "Lost", "to_segment_id": 2, "to_segment": "Loyal customers",
+         "is_insider_entry": False, "is_insider_exit": False},
+        {"customer_id": new["customer_id"], "change_type": "entered", "from_segment_id": None,
+         "from_segment": None, "to_segment_id": 3, "to_segment": "Lost",
+         "is_insider_entry": False, "is_insider_exit": False},
+        {"customer_id": "99999", "change_type": "left", "from_segment_id": 3, "from_segment": "Lost",
+         "to_segment_id": None, "to_segment": None, "is_insider_entry": False, "is_insider_exit": False},
+    ]  # fmt: skip
+    _insert(
+        cur,
+        "marts.segment_membership_changes",
+        [{"run_id": RUN, "previous_run_id": PREVIOUS_RUN, **c} for c in changes],
+    )
+    flows = [
+        ("Insiders", "Insiders", 9), ("Insiders", "Loyal customers", 1), ("Loyal customers", "Loyal customers", 18),
+        ("Lost", "Loyal customers", 1), ("Lost", "Lost", 28), ("Lost", "(gone)", 1),
+        ("(not a customer yet)", "Lost", 1),
+    ]  # fmt: skip
+    _insert(
+        cur,
+        "marts.segment_flows",
+        [
+            {
+                "run_id": RUN,
+                "previous_run_id": PREVIOUS_RUN,
+                "from_segment": f,
+                "to_segment": t,
+                "customers": n,
+            }
+            for f, t, n in flows
+        ],
+    )
