@@ -215,6 +215,8 @@ def run(
     total = sum(outcome.step_seconds.values())
     typer.echo(f"\ncycle {outcome.job_run_id} done in {total:.1f}s\n")
     typer.echo(format_summary(outcome.summary_rows))
+    if outcome.report_path:
+        typer.echo(f"\nreport: {outcome.report_path}")
     if outcome.exit_code:
         typer.echo(f"\nwarning: {outcome.files_failed} file(s) refused; see raw.files", err=True)
         raise typer.Exit(outcome.exit_code)
@@ -289,6 +291,23 @@ def backtest(
         result = run_backtest(url, settings, cutoff=cut, horizon_days=horizon_days, seed=seed)
         run_dbt(["build", "--select", "backtest_results", "forecast_validation"], url, settings, quiet=True)
     typer.echo(result.summary_text())
+
+
+@app.command()
+@handle_user_errors
+def report(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="folder; default: INSIDERS_REPORT_DIR (reports/)")
+    ] = None,
+) -> None:
+    """Write the HTML report of the current segmentation run (one self-contained file)."""
+    from insiders.report import write_report
+
+    settings = _settings()
+    url = db.ensure_database_ready(settings)
+    with db.raw_connection(url) as conn:
+        path = write_report(conn, out or settings.report_dir)
+    typer.echo(str(path))
 
 
 @app.command()

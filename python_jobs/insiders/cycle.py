@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from insiders import bi, db, ops, publish
 from insiders.backtest import cutoff_features_summary, run_backtest
@@ -21,6 +22,7 @@ from insiders.errors import StepFailedError, UserError
 from insiders.forecast_job import run_forecast
 from insiders.ingest import load_sources
 from insiders.load import LoadResult
+from insiders.report import write_report
 from insiders.retry import with_retries
 from insiders.settings import Settings
 
@@ -39,6 +41,7 @@ class CycleOutcome:
     step_seconds: dict[str, float] = field(default_factory=dict)
     segmentation: object | None = None
     backtest: object | None = None
+    report_path: Path | None = None
     summary_rows: list[dict] = field(default_factory=list)
     exit_code: int = 0
 
@@ -158,6 +161,12 @@ def _steps(
     with step("publish"), db.raw_connection(url) as conn:
         publish.publish(conn, readers)
     outcome.summary_rows = segment_summary_rows(url)
+    with step("report"):  # after publish: a failed report is a warning, the marts are already out
+        try:
+            with db.raw_connection(url) as conn:
+                outcome.report_path = write_report(conn, settings.report_dir)
+        except Exception:
+            log.warning("the HTML report could not be written", exc_info=True)
 
 
 def _backtest(url, settings: Settings, segmentation, seed: int):
