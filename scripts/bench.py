@@ -17,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from insiders import db
 from insiders.cycle import run_cycle
 from insiders.settings import Settings, get_settings
@@ -62,7 +64,7 @@ def bench_settings(base: Settings) -> Settings:
     home = base.home / "bench"
     return base.model_copy(
         update=dict(
-            database_url=url.set(database=BENCH_DB).render_as_string(hide_password=False),
+            database_url=SecretStr(url.set(database=BENCH_DB).render_as_string(hide_password=False)),
             home=home,
             artifact_dir=home / "artifacts",
             report_dir=home / "reports",
