@@ -42,8 +42,8 @@ compared_runs as (
         run_id,
         previous_run_id
 
+    -- a first run (no previous run) is compared with nothing: all its customers "entered"
     from runs
-    where previous_run_id is not null
 
 ),
 

@@ -20,7 +20,8 @@ create table marts.customer_features (
     country text
 );
 create table marts.customer_segments (
-    customer_id bigint, segment_id integer, segment_name text, is_insider boolean, gross_revenue numeric
+    customer_id bigint, run_id text, segment_id integer, segment_name text, is_insider boolean,
+    gross_revenue numeric
 );
 create table marts.segment_summary (
     segment_id integer, segment_name text, customers integer, share_of_customers numeric,
@@ -33,12 +34,20 @@ create table marts.segmentation_runs (
     davies_bouldin double precision, calinski_harabasz double precision,
     adjusted_rand_index double precision, status text
 );
-create table marts.insider_rules (rule_text text, "precision" numeric, recall numeric, support integer);
+create table marts.insider_rules (
+    rule_text text, predicts_insider boolean, rule_precision double precision, rule_recall double precision,
+    customers_matched integer
+);
 create table marts.segment_forecasts (
     segment_name text, expected_revenue_30d numeric, expected_revenue_90d numeric,
     expected_revenue_180d numeric
 );
-create table marts.backtest_results (group_name text, share_of_future_revenue numeric);
+create table marts.backtest_results (
+    group_name text, group_label text, is_latest boolean, share_of_future_revenue double precision
+);
+create table marts.segment_membership_changes (
+    run_id text, customer_id text, is_insider_entry boolean, is_insider_exit boolean
+);
 create table marts.segment_flows (from_segment text, to_segment text, customers integer);
 create table marts.data_quality (
     file_name text, rows_in_file integer, rows_loaded integer, rows_rejected integer
