@@ -85,10 +85,12 @@ class ReportData:
 
     @property
     def previous_run_id(self) -> str | None:
-        if not self.flows.empty:
-            return str(self.flows["previous_run_id"].iloc[0])
         previous = self.run.get("previous_run_id")
-        return previous if isinstance(previous, str) and previous else None
+        if isinstance(previous, str) and previous:
+            return previous
+        # a first run's flows have no previous run (all its customers "entered")
+        known = self.flows["previous_run_id"].dropna() if not self.flows.empty else self.flows
+        return str(known.iloc[0]) if len(known) else None
 
 
 # --------------------------------------------------------------------------------------------- helpers
