@@ -45,6 +45,11 @@ create table marts.segment_forecasts (
 create table marts.backtest_results (
     group_name text, group_label text, is_latest boolean, share_of_future_revenue double precision
 );
+create table marts.insider_exits (customer_id text, feature text, standardized_change numeric, change_rank bigint);
+create table marts.forecast_validation (
+    is_latest boolean, segment_name text, predicted_revenue double precision, actual_revenue double precision,
+    revenue_error_pct double precision
+);
 create table marts.segment_membership_changes (
     run_id text, customer_id text, is_insider_entry boolean, is_insider_exit boolean
 );
