@@ -22,7 +22,7 @@ MODEL_FILE = "model.joblib"
 @dataclass
 class SegmentModel:
     run_id: str
-    pipeline: Pipeline = field(repr=False)  # impute → log1p → scale → cluster
+    pipeline: Pipeline = field(repr=False)  # impute → log1p → scale → weigh → cluster
     features: tuple[str, ...]
     segment_ids: dict[int, int]  # model label → segment_id
     segment_names: dict[int, str]  # segment_id → segment_name

@@ -1,4 +1,5 @@
-"""The pure pieces: silhouette, the selection rule, names, matching, rule text, code version."""
+"""The pure pieces: preparation and weights, silhouette, the selection rule, names, matching, rule text,
+code version."""
 
 from __future__ import annotations
 
@@ -7,8 +8,53 @@ import pandas as pd
 import pytest
 from sklearn.metrics import pairwise_distances, silhouette_score
 
-from insiders.segment import job, matching, naming, rules
-from insiders.segment.model import Candidate, SelectionRule, choose, silhouette_from_distances
+from insiders.segment import features, job, matching, naming, rules
+from insiders.segment.model import (
+    Candidate,
+    SelectionRule,
+    choose,
+    fit_candidates,
+    silhouette_from_distances,
+)
+from tests.insiders.segment.synthetic import retail_like_customers
+
+
+def test_revenue_weighs_four_times_as_much_as_each_behaviour_feature():
+    frame = features.prepare_frame(retail_like_customers(n=800, seed=2))
+    preparation = features.build_preparation().fit(frame[list(features.FEATURES)])
+    x = preparation.transform(frame[list(features.FEATURES)])
+
+    spread = dict(zip(features.FEATURES, x.std(axis=0), strict=True))
+    assert spread.pop("gross_revenue") == pytest.approx(features.REVENUE_WEIGHT)
+    assert all(s == pytest.approx(1.0) for s in spread.values())
+    # points of the fitted space (centres) go back to original units through the weights
+    back = features.to_original_units(preparation, x)
+    expected = frame[list(features.FEATURES)].fillna({features.CADENCE: features.ONE_DAY_CADENCE})
+    np.testing.assert_allclose(back.to_numpy(), expected.to_numpy(), rtol=1e-9)
+
+
+def _insiders_vs_top_spenders(frame: pd.DataFrame) -> float:
+    """Jaccard index of the chosen model's Insiders and as many customers of the highest revenue."""
+    frame = features.prepare_frame(frame)
+    x = features.build_preparation().fit_transform(frame[list(features.FEATURES)])
+    revenue = frame["gross_revenue"].to_numpy()
+    labels = choose(fit_candidates(x, revenue, seed=42), SelectionRule()).labels
+    insiders = labels == naming.insiders_label(labels, revenue)
+    top = np.zeros(len(frame), dtype=bool)
+    top[np.argsort(-revenue, kind="stable")[: insiders.sum()]] = True
+    return (insiders & top).sum() / (insiders | top).sum()
+
+
+def test_with_revenue_weighed_the_insiders_are_the_top_spenders_not_the_busiest(monkeypatch):
+    # Shop-like customers: revenue grows with orders but overlaps. With every feature weighing the
+    # same, the behaviour features (orders, products, cadence, recency) outvote revenue and the top
+    # segment trades big spenders for busy mid-revenue buyers; with revenue weighed, the Insiders are
+    # (nearly) the customers who spent most, which is what predicted the next quarter's revenue.
+    customers = retail_like_customers(n=1500, seed=5)
+    assert _insiders_vs_top_spenders(customers) > 0.85
+
+    monkeypatch.setitem(features.FEATURE_WEIGHTS, "gross_revenue", 1.0)
+    assert _insiders_vs_top_spenders(customers) < 0.8
 
 
 def test_silhouette_from_distances_equals_sklearn():
