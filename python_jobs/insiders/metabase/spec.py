@@ -5,6 +5,7 @@ One file per dashboard::
     name: Insiders
     description: Who they are, what they are worth, what to do.
     collection: Insiders
+    exposure: insiders_dashboard    # its dbt exposure (models/exposures.yml), optional
     cards:
       - name: Insiders, one row each
         description: ...
@@ -18,6 +19,8 @@ Card SQL is a single ``select`` (or ``with ... select``) without ``;`` that read
 ``marts`` schema, the one the read-only BI role can see: a ``from``/``join`` target must be ``marts.<name>``
 or a CTE of the same query. The check is a regex over the text (comments and string literals removed),
 not a SQL parser: it catches a card pointing at ``raw``/``staging``/``ml``..., not every trick.
+``marts_relations`` uses the same regex to list the marts a card reads (kept equal to the exposure's
+``depends_on`` by a test).
 """
 
 from __future__ import annotations
@@ -93,12 +96,17 @@ class DashboardSpec(BaseModel):
     name: Name
     description: str = ""
     collection: Name
+    exposure: Name | None = None  # the dbt exposure documenting this dashboard (models/exposures.yml)
     cards: list[CardSpec] = Field(min_length=1)
     source: Path | None = Field(default=None, exclude=True)  # the YAML file it came from
 
     @property
     def label(self) -> str:
         return self.source.name if self.source else self.name
+
+    def marts_relations(self) -> set[str]:
+        """The ``marts`` relations the dashboard's cards read."""
+        return {name for card in self.cards for name in marts_relations(card.sql)}
 
 
 # ------------------------------------------------------------------------------------------- SQL
@@ -119,6 +127,27 @@ def _unquote(identifier: str) -> str:
     return identifier[1:-1] if identifier.startswith('"') else identifier.lower()
 
 
+def _relations(text: str) -> list[tuple[str, ...]]:
+    """The ``from``/``join`` targets of a cleaned query, as lower-cased name parts (functions skipped)."""
+    relations = []
+    for match in _RELATION.finditer(text):
+        first, second, third, call = match.groups()
+        if not call:  # a call is a set-returning function: unnest(...), generate_series(...)
+            relations.append(tuple(_unquote(p) for p in (first, second, third) if p))
+    return relations
+
+
+def _clean(sql: str) -> str:
+    """The SQL without comments and string literals, and without the ``from`` of functions."""
+    text = _STRINGS.sub("''", _COMMENTS.sub(" ", sql))
+    return _DISTINCT_FROM.sub("distinct ", _FUNCTION_FROM.sub(r"\1\2 ", text))
+
+
+def marts_relations(sql: str) -> set[str]:
+    """The names of the ``marts`` relations a card's SQL reads, e.g. ``{"insiders", "segment_summary"}``."""
+    return {parts[-1] for parts in _relations(_clean(sql)) if parts[-2:-1] == (ALLOWED_SCHEMA,)}
+
+
 def sql_problems(sql: str) -> list[str]:
     """What is wrong with a card's SQL (empty when it is fine)."""
     text = _STRINGS.sub("''", _COMMENTS.sub(" ", sql))
@@ -127,14 +156,10 @@ def sql_problems(sql: str) -> list[str]:
         problems.append("contains ';' (one statement per card, no trailing ';')")
     if not re.match(r"\s*\(?\s*(select|with)\b", text, re.I):
         problems.append("is not a select (or with ... select) query")
-    text = _DISTINCT_FROM.sub("distinct ", _FUNCTION_FROM.sub(r"\1\2 ", text))
+    text = _clean(sql)
     ctes = {_unquote(name) for name in _CTE.findall(text)}
     refused: list[str] = []
-    for match in _RELATION.finditer(text):
-        first, second, third, call = match.groups()
-        if call:  # a set-returning function: unnest(...), generate_series(...)
-            continue
-        parts = [_unquote(p) for p in (first, second, third) if p]
+    for parts in _relations(text):
         if len(parts) == 1:
             if parts[0] not in ctes:
                 problems.append(f"reads {parts[0]} without a schema (write {ALLOWED_SCHEMA}.{parts[0]})")

@@ -9,7 +9,7 @@ import pytest
 
 from insiders.errors import UserError
 from insiders.metabase import load_dashboards
-from insiders.metabase.spec import sql_problems
+from insiders.metabase.spec import marts_relations, sql_problems
 
 from .conftest import SPECS
 
@@ -174,3 +174,14 @@ def test_a_folder_without_specs_is_a_user_error(tmp_path):
         load_dashboards(tmp_path)
     with pytest.raises(UserError, match="no dashboard folder"):
         load_dashboards(tmp_path / "missing")
+
+
+def test_marts_relations_lists_the_marts_a_card_reads():
+    sql = """
+        with recent as (select * from marts.segmentation_runs where purpose = 'from marts.raw_text')
+        select * from recent
+        join "marts"."Segment_Flows" using (run_id)  -- from marts.commented_out
+        left join marts.insiders as i on true
+        where exists (select 1 from marts.insider_exits) and extract(day from started_at) > 1
+    """
+    assert marts_relations(sql) == {"segmentation_runs", "Segment_Flows", "insiders", "insider_exits"}
