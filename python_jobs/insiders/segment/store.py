@@ -141,22 +141,7 @@ def insert_run(conn, run: Mapping) -> None:
 
 
 def write_candidates(conn, run_id: str, candidates: pd.DataFrame) -> None:
-    cols = [
-        "algorithm",
-        "k",
-        "n_segments",
-        "silhouette",
-        "davies_bouldin",
-        "calinski_harabasz",
-        "inertia",
-        "bic",
-        "smallest_share",
-        "insiders_share",
-        "insiders_revenue_share",
-        "tier",
-        "is_chosen",
-        "fit_seconds",
-    ]
+    cols = list(candidates.columns)  # as made by model.candidates_frame, the one list of them
     rows = [(run_id, *plain(list(r))) for r in candidates[cols].astype(object).itertuples(index=False)]
     names = ", ".join(["run_id", *("selection_tier" if c == "tier" else c for c in cols)])
     with conn.cursor() as cur:
