@@ -3,13 +3,21 @@
 Authentication: an API key (header ``x-api-key``, Metabase ≥ 0.49) or a username and password exchanged
 once for a session token (``POST /api/session`` → header ``X-Metabase-Session``). Secrets are never
 logged nor put in error messages or the repr.
+
+Where the secrets may go: requests strips only ``Authorization`` when a redirect leaves the host, so
+``x-api-key``/``X-Metabase-Session`` (and a 307/308-redirected login's password) would follow it. The
+client therefore refuses every redirect that changes the origin (scheme, host or port) before it is
+sent, follows at most ``MAX_REDIRECTS`` within Metabase, and accepts plain ``http://`` only to this
+machine (localhost, 127.0.0.0/8, ::1). Every transport failure is one ``UserError`` line.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -19,6 +27,79 @@ from insiders.metabase.settings import MetabaseSettings
 log = logging.getLogger(__name__)
 
 _MAX_MESSAGE = 300
+MAX_REDIRECTS = 10
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
+
+
+def _origin_text(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: what an error may show of a redirect's target."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
+def is_loopback(host: str) -> bool:
+    """True for names and addresses of this machine: localhost, 127.0.0.0/8, ::1."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str | None) -> str:
+    """The root URL of Metabase (without ``/api``) after the checks that keep the secrets safe."""
+    parts = urlsplit(url or "")
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        shown = _origin_text(url) if parts.hostname else repr(url)
+        raise UserError(f"INSIDERS_METABASE_URL must be an http(s) URL, got {shown}")
+    if parts.username is not None or parts.password is not None:
+        raise UserError(
+            "INSIDERS_METABASE_URL must not contain a user name or password: set "
+            "INSIDERS_METABASE_API_KEY (or _USERNAME and _PASSWORD) instead"
+        )
+    try:
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        raise UserError(f"INSIDERS_METABASE_URL has an invalid port: {url!r}") from None
+    if parts.scheme.lower() == "http" and not is_loopback(parts.hostname):
+        raise UserError(
+            f"INSIDERS_METABASE_URL {_origin_text(url)} is plain http:// to another machine: the API key "
+            "or password would cross the network unencrypted; use https:// (plain http is accepted "
+            "only for localhost)"
+        )
+    return re.sub(r"/+(api/?)?$", "", url)
+
+
+class RedirectRefused(requests.RequestException):
+    """A redirect that would take the credentials to another origin."""
+
+    def __init__(self, target: str, **kwargs) -> None:
+        super().__init__(target, **kwargs)
+        self.target = target
+
+
+class _SameOriginSession(requests.Session):
+    """A requests session that follows redirects only within the origin of ``base_url``."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__()
+        self._origin = _origin(base_url)
+        self.max_redirects = MAX_REDIRECTS
+
+    def rebuild_auth(self, prepared_request, response) -> None:
+        # called by resolve_redirects for every hop, before the redirected request is sent
+        if _origin(prepared_request.url) != self._origin:
+            raise RedirectRefused(_origin_text(prepared_request.url), response=response)
+        super().rebuild_auth(prepared_request, response)
 
 
 def _metabase_message(response: requests.Response) -> str:
@@ -38,11 +119,11 @@ def _metabase_message(response: requests.Response) -> str:
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 
-def _connection_reason(exc: requests.ConnectionError) -> str:
+def _connection_reason(exc: requests.RequestException) -> str:
     reason = exc.args[0] if exc.args else exc
     reason = getattr(reason, "reason", reason)
-    text = re.sub(r"<[^>]*>:?\s*", "", str(reason))
-    return " ".join(text.split()) or type(exc).__name__
+    text = " ".join(re.sub(r"<[^>]*>:?\s*", "", str(reason)).split()) or type(exc).__name__
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 
 class MetabaseClient:
@@ -56,21 +137,19 @@ class MetabaseClient:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 30.0,
-        session: requests.Session | None = None,
     ) -> None:
-        if not re.match(r"https?://[^/]+", url or ""):
-            raise UserError(f"INSIDERS_METABASE_URL must be an http(s) URL, got {url!r}")
+        base_url = check_url(url)
         if not api_key and not (username and password):
             raise UserError(
                 "no Metabase credentials: set INSIDERS_METABASE_API_KEY, "
                 "or INSIDERS_METABASE_USERNAME and INSIDERS_METABASE_PASSWORD"
             )
-        self.base_url = re.sub(r"/+(api/?)?$", "", url)
+        self.base_url = base_url
         self.timeout = timeout
         self.auth_method = "api key" if api_key else "session"
         self._username = username
         self._password = password
-        self._session = session or requests.Session()
+        self._session = _SameOriginSession(self.base_url)
         self._session.headers["Accept"] = "application/json"
         if api_key:
             self._session.headers["x-api-key"] = api_key
@@ -102,16 +181,41 @@ class MetabaseClient:
 
     # ------------------------------------------------------------------------------------ requests
     def _send(self, method: str, path: str, **kwargs) -> requests.Response:
+        endpoint = f"{method} /api/{path.lstrip('/')}"
         url = f"{self.base_url}/api/{path.lstrip('/')}"
         try:
             return self._session.request(method, url, timeout=self.timeout, **kwargs)
+        except RedirectRefused as exc:
+            raise UserError(
+                f"Metabase at {self.base_url} redirected {endpoint} to {exc.target}: refused, so that "
+                "the API key or session does not leave for another host; set INSIDERS_METABASE_URL to "
+                "the address Metabase really answers at"
+            ) from None
+        except requests.TooManyRedirects:
+            raise UserError(
+                f"Metabase at {self.base_url} redirected {endpoint} more than {MAX_REDIRECTS} times "
+                "(a redirect loop: check INSIDERS_METABASE_URL and the proxy in front of Metabase)"
+            ) from None
         except requests.Timeout:
             raise UserError(
-                f"Metabase at {self.base_url} did not answer {method} /api/{path.lstrip('/')} "
-                f"within {self.timeout:g}s"
+                f"Metabase at {self.base_url} did not answer {endpoint} within {self.timeout:g}s"
+            ) from None
+        except requests.exceptions.SSLError as exc:
+            raise UserError(
+                f"TLS with Metabase at {self.base_url} failed: {_connection_reason(exc)}"
+            ) from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            raise UserError(
+                f"Metabase at {self.base_url}: the answer broke off or could not be decoded ({endpoint}: "
+                f"{type(exc).__name__}); try again, or check the proxy in front of Metabase"
             ) from None
         except requests.ConnectionError as exc:
             raise UserError(f"cannot reach Metabase at {self.base_url}: {_connection_reason(exc)}") from None
+        except requests.RequestException as exc:  # InvalidURL, InvalidHeader, ...: still one line
+            raise UserError(
+                f"request to Metabase at {self.base_url} failed ({endpoint}): {type(exc).__name__}: "
+                f"{_connection_reason(exc)}"
+            ) from None
 
     def login(self) -> None:
         """Exchange the username and password for a session token (once; no-op with an API key)."""
