@@ -79,6 +79,14 @@ def check_url(url: str | None) -> str:
     return re.sub(r"/+(api/?)?$", "", url)
 
 
+def rows(answer: Any) -> list[dict[str, Any]]:
+    """The items of a list endpoint: Metabase ≥ 0.40 wraps most lists as ``{"data": [...], "total": n}``
+    (``/api/database``, ``/api/collection/:id/items``); others (``/api/collection``) are bare lists."""
+    if isinstance(answer, dict):
+        answer = answer.get("data")
+    return [row for row in answer or [] if isinstance(row, dict)]
+
+
 class RedirectRefused(requests.RequestException):
     """A redirect that would take the credentials to another origin."""
 
@@ -277,8 +285,7 @@ class MetabaseClient:
     # ------------------------------------------------------------------------------------- helpers
     def database_id(self, name: str) -> int:
         """The id of the Metabase database object called ``name`` (Admin > Databases)."""
-        answer = self.get("database")
-        databases = answer.get("data", []) if isinstance(answer, dict) else answer or []
+        databases = rows(self.get("database"))
         for database in databases:
             if database.get("name") == name:
                 return int(database["id"])

@@ -3,15 +3,23 @@ descriptions, so people reading a table in Metabase see what dbt says of it (dbt
 
 Reads dbt's ``target/manifest.json``; takes the models configured into the marts schema (their
 ``+schema`` is ``marts``, whatever schema the cycle built them in); matches Metabase tables by schema
-and name (``GET /api/database/:id/metadata``) and PUTs ``/api/table/:id`` or ``/api/field/:id`` only
-where the description differs. An empty dbt description never blanks a Metabase one. A model Metabase
-does not know yet (not synced) is reported, not an error.
+and name (``GET /api/database/:id/metadata?include_hidden=true``: without it Metabase leaves out hidden
+tables and sensitive fields, which would then never be described) and PUTs ``/api/table/:id`` or
+``/api/field/:id`` only where the description differs, with the description alone (visibility, display
+names and semantic types set in Metabase stay as they are). An empty dbt description never blanks a
+Metabase one.
+
+A model Metabase does not know yet (a new mart, not synced): the push asks Metabase to sync the schema
+(``POST /api/database/:id/sync_schema``, which answers at once and syncs in the background), reads the
+metadata again until the tables appear or ``sync_timeout`` seconds have passed, describes what
+appeared, and reports the rest (not an error). A dry run asks for no sync.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +65,43 @@ def load_model_docs(manifest: Path, *, schema: str = "marts") -> list[ModelDoc]:
     return sorted(docs, key=lambda d: d.name)
 
 
+def _tables(client: MetabaseClient, database_id: int, schema: str) -> dict[str, dict]:
+    """Metabase's tables of ``schema`` by lower-cased name, hidden ones and sensitive fields included."""
+    metadata = client.get(f"database/{database_id}/metadata", params={"include_hidden": "true"})
+    return {
+        (t.get("name") or "").lower(): t
+        for t in (metadata or {}).get("tables") or []
+        if (t.get("schema") or "").lower() == schema.lower()
+    }
+
+
+def _sync_and_wait(
+    client: MetabaseClient,
+    database_id: int,
+    schema: str,
+    missing: set[str],
+    *,
+    timeout: float,
+    poll_seconds: float,
+    report: PushReport,
+) -> dict[str, dict]:
+    """Ask Metabase to sync the schema, then re-read the metadata until ``missing`` tables appear or
+    ``timeout`` passes. Returns the last tables read. A refused sync (a non-admin key) is a warning."""
+    try:
+        client.post(f"database/{database_id}/sync_schema", None)
+    except UserError as exc:
+        report.warnings.append(f"could not ask Metabase to sync the schema: {exc}")
+        return _tables(client, database_id, schema)
+    report.sync_requested = True
+    log.info("metabase: asked for a schema sync (%d tables unknown to Metabase)", len(missing))
+    deadline = time.monotonic() + max(timeout, 0.0)
+    while True:
+        tables = _tables(client, database_id, schema)
+        if missing <= tables.keys() or time.monotonic() >= deadline:
+            return tables
+        time.sleep(min(poll_seconds, max(deadline - time.monotonic(), 0.0)))
+
+
 def push_descriptions(
     client: MetabaseClient,
     docs: list[ModelDoc],
@@ -64,22 +109,29 @@ def push_descriptions(
     database_id: int,
     schema: str = "marts",
     report: PushReport | None = None,
+    sync_timeout: float = 30.0,
+    poll_seconds: float = 2.0,
 ) -> PushReport:
-    """PUT the descriptions that differ; ``report.dry_run`` writes nothing. Returns the report."""
+    """PUT the descriptions that differ; ``report.dry_run`` writes nothing (and asks for no sync).
+    Returns the report."""
     report = report if report is not None else PushReport()
-    metadata = client.get(f"database/{database_id}/metadata")
-    tables = {
-        (t.get("name") or "").lower(): t
-        for t in metadata.get("tables", [])
-        if (t.get("schema") or "").lower() == schema.lower()
-    }
+    tables = _tables(client, database_id, schema)
+    missing = {doc.name.lower() for doc in docs} - tables.keys()
+    if missing and not report.dry_run:
+        tables = _sync_and_wait(
+            client,
+            database_id,
+            schema,
+            missing,
+            timeout=sync_timeout,
+            poll_seconds=poll_seconds,
+            report=report,
+        )
     for doc in docs:
         table = tables.get(doc.name.lower())
         if table is None:
             report.missing_tables.append(f"{schema}.{doc.name}")
-            log.warning(
-                "metabase: %s.%s is not in Metabase's metadata yet (sync the database)", schema, doc.name
-            )
+            log.warning("metabase: %s.%s is not in Metabase's metadata yet", schema, doc.name)
             continue
         _set_description(client, report, "table", f"{schema}.{doc.name}", table, doc.description)
         for metabase_field in table.get("fields") or []:

@@ -9,6 +9,20 @@ it, the card itself stays); a card in the collection that no spec names is left 
 Endpoints (Metabase ≥ 0.48, where ``PUT /api/dashboard/:id`` takes the full ``dashcards`` list, new
 ones with negative ids): GET/POST /api/collection, GET /api/collection/:id/items, GET/POST/PUT
 /api/card[/:id], GET/POST/PUT /api/dashboard[/:id], GET /api/database.
+
+What Metabase does by hand that the push lives with (read in Metabase's source, enforced by the
+stand-in tests/insiders/metabase/fake_metabase.py):
+
+- tabs added to a pushed dashboard are kept (the specs do not describe tabs): every dashcard goes back
+  with a ``dashboard_tab_id`` (its current tab, a new card the first tab), as Metabase requires once a
+  dashboard has tabs;
+- "dashboard questions" (0.53+: a card moved into its only dashboard) are hidden from a collection's
+  items unless ``show_dashboard_questions=true``, so the push asks for them and updates them in place
+  instead of creating duplicates; one the specs put on another dashboard is first moved back to the
+  collection (``dashboard_id: null``), since Metabase trashes a dashboard question taken off its
+  dashboard;
+- a card's query is compared in both shapes Metabase answers with: legacy ``{"type": "native",
+  "native": {"query": ...}}`` and MBQL 5 ``{"stages": [{"native": ...}]}``.
 """
 
 from __future__ import annotations
@@ -23,7 +37,7 @@ from pydantic import ValidationError
 
 from insiders.errors import UserError
 from insiders.logs import timed
-from insiders.metabase.client import MetabaseClient
+from insiders.metabase.client import MetabaseClient, rows
 from insiders.metabase.descriptions import load_model_docs, push_descriptions
 from insiders.metabase.report import PushReport
 from insiders.metabase.settings import MetabaseSettings
@@ -104,7 +118,7 @@ def _dashboard_state(dashboard: dict[str, Any]) -> dict[str, Any]:
         "description": dashboard.get("description") or "",
         "collection_id": dashboard.get("collection_id"),
         "dashcards": sorted(map(_dashcard_key, dashboard.get("dashcards") or []), key=repr),
-        "tabs": len(dashboard.get("tabs") or []),
+        "tabs": [(t["id"], t.get("name")) for t in sorted(dashboard.get("tabs") or [], key=_tab_order)],
     }
 
 
@@ -114,39 +128,51 @@ def dashboard_payload(
     card_ids: dict[str, int | None],
     collection_id: int | None,
     current_dashcards: list[dict[str, Any]] = (),
+    current_tabs: list[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The PUT body: every dashcard of the spec, reusing current dashcard ids (by card) and negative ids
-    for new ones; ``tabs: []`` as the Metabase frontend always sends tabs along with dashcards."""
-    reusable: dict[int, list[int]] = defaultdict(list)
+    for new ones, and the dashboard's current ``tabs`` as they are (the frontend always sends tabs along
+    with dashcards; a tab left out would be deleted). With tabs, every dashcard names one: its current
+    tab, or the first tab for a new dashcard (Metabase answers 400 otherwise)."""
+    tabs = [{"id": t["id"], "name": t["name"]} for t in sorted(current_tabs, key=_tab_order)]
+    tab_ids = {t["id"] for t in tabs}
+    reusable: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for dashcard in sorted(current_dashcards, key=lambda d: d["id"]):
-        reusable[dashcard.get("card_id")].append(dashcard["id"])
+        reusable[dashcard.get("card_id")].append(dashcard)
     dashcards, next_new = [], -1
     for card in spec.cards:
         card_id = card_ids[card.name]
-        if reusable.get(card_id):
-            dashcard_id = reusable[card_id].pop(0)
+        current = reusable[card_id].pop(0) if reusable.get(card_id) else None
+        if current is not None:
+            dashcard_id = current["id"]
         else:
             dashcard_id, next_new = next_new, next_new - 1
-        dashcards.append(
-            {
-                "id": dashcard_id,
-                "card_id": card_id,
-                "row": card.layout.row,
-                "col": card.layout.col,
-                "size_x": card.layout.size_x,
-                "size_y": card.layout.size_y,
-                "parameter_mappings": [],
-                "visualization_settings": {},
-                "series": [],
-            }
-        )
+        dashcard = {
+            "id": dashcard_id,
+            "card_id": card_id,
+            "row": card.layout.row,
+            "col": card.layout.col,
+            "size_x": card.layout.size_x,
+            "size_y": card.layout.size_y,
+            "parameter_mappings": [],
+            "visualization_settings": {},
+            "series": [],
+        }
+        if tabs:
+            tab_id = (current or {}).get("dashboard_tab_id")
+            dashcard["dashboard_tab_id"] = tab_id if tab_id in tab_ids else tabs[0]["id"]
+        dashcards.append(dashcard)
     return {
         "name": spec.name,
         "description": spec.description.strip() or None,
         "collection_id": collection_id,
         "dashcards": dashcards,
-        "tabs": [],
+        "tabs": tabs,
     }
+
+
+def _tab_order(tab: dict[str, Any]) -> tuple:
+    return (tab.get("position") if isinstance(tab.get("position"), int) else 0, tab["id"])
 
 
 # -------------------------------------------------------------------------------- current state
@@ -164,8 +190,15 @@ def _by_name(items: list[dict[str, Any]], what: str) -> dict[str, int]:
 
 
 def _collection_items(client: MetabaseClient, collection_id: int) -> tuple[dict[str, int], dict[str, int]]:
-    answer = client.get(f"collection/{collection_id}/items", params={"models": ["card", "dashboard"]})
-    items = answer.get("data", []) if isinstance(answer, dict) else answer or []
+    """Cards and dashboards of a collection by name, dashboard questions included (Metabase 0.53+ lists
+    the cards that live in a dashboard only with ``show_dashboard_questions=true``; older versions
+    ignore the parameter)."""
+    items = rows(
+        client.get(
+            f"collection/{collection_id}/items",
+            params={"models": ["card", "dashboard"], "show_dashboard_questions": "true"},
+        )
+    )
     cards = [i for i in items if i.get("model") == "card"]
     dashboards = [i for i in items if i.get("model") == "dashboard"]
     return _by_name(cards, "card"), _by_name(dashboards, "dashboard")
@@ -190,7 +223,7 @@ def push_dashboards(
 ) -> PushReport:
     """Create or update the collections, cards and dashboards of ``specs``; a dry run writes nothing."""
     report = PushReport(dry_run=dry_run)
-    collections = client.get("collection")
+    collections = rows(client.get("collection"))
     by_collection: dict[str, list[DashboardSpec]] = defaultdict(list)
     for spec in specs:
         by_collection[spec.collection].append(spec)
@@ -207,11 +240,24 @@ def push_dashboards(
             report.add("collection", collection_name, "unchanged", collection_id)
             existing_cards, existing_dashboards = _collection_items(client, collection_id)
 
+        homes: dict[str, set[str]] = defaultdict(set)  # card name → the dashboards the specs put it on
+        for spec in group:
+            for card in spec.cards:
+                homes[card.name].add(spec.name)
         card_ids: dict[str, int | None] = {}
         for spec in group:
             for card in spec.cards:
+                if card.name in card_ids:
+                    continue
+                home = next(iter(homes[card.name])) if len(homes[card.name]) == 1 else None
                 card_ids[card.name] = _push_card(
-                    client, card, existing_cards.get(card.name), database_id, collection_id, report
+                    client,
+                    card,
+                    existing_cards.get(card.name),
+                    database_id,
+                    collection_id,
+                    report,
+                    home_dashboard_id=existing_dashboards.get(home) if home else None,
                 )
         for spec in group:
             _push_dashboard(client, spec, existing_dashboards.get(spec.name), card_ids, collection_id, report)
@@ -228,7 +274,12 @@ def _push_card(
     database_id: int,
     collection_id: int | None,
     report: PushReport,
+    *,
+    home_dashboard_id: int | None = None,
 ) -> int | None:
+    """Create or update one card. ``home_dashboard_id``: the existing dashboard the specs put the card on
+    when they put it on exactly one; a dashboard question of any other dashboard is moved back to the
+    collection (``dashboard_id: null``) before that dashboard drops it (which would trash it)."""
     payload = card_payload(card, database_id=database_id, collection_id=collection_id)
     if card_id is None:
         if not report.dry_run:
@@ -236,7 +287,11 @@ def _push_card(
             log.info("metabase: created card %r (id %s)", card.name, card_id)
         report.add("card", card.name, "created", card_id)
         return card_id
-    if _card_state(client.get(f"card/{card_id}")) == _card_state(payload):
+    current = client.get(f"card/{card_id}")
+    in_dashboard = current.get("dashboard_id")
+    if in_dashboard is not None and in_dashboard != home_dashboard_id:
+        payload["dashboard_id"] = None
+    elif _card_state(current) == _card_state(payload):
         report.add("card", card.name, "unchanged", card_id)
         return card_id
     if not report.dry_run:
@@ -277,7 +332,8 @@ def _push_dashboard(
             spec,
             card_ids=card_ids,
             collection_id=collection_id,
-            current_dashcards=current.get("dashcards", []),
+            current_dashcards=current.get("dashcards") or [],
+            current_tabs=current.get("tabs") or [],
         )
         if _dashboard_state(current) == _dashboard_state(payload):
             action = "unchanged"
@@ -318,7 +374,13 @@ def push(
             database_id = client.database_id(settings.database)
             report = push_dashboards(client, specs, database_id=database_id, dry_run=dry_run)
             if docs is not None:
-                push_descriptions(client, docs, database_id=database_id, report=report)
+                push_descriptions(
+                    client,
+                    docs,
+                    database_id=database_id,
+                    report=report,
+                    sync_timeout=settings.sync_timeout_seconds,
+                )
             fields.update(created=report.created, updated=report.updated, unchanged=report.unchanged)
     finally:
         if owned:

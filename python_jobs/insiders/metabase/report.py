@@ -23,6 +23,8 @@ class PushReport:
     dashboard_urls: dict[str, str] = field(default_factory=dict)
     stray_cards: list[str] = field(default_factory=list)  # in a pushed collection, in no spec (left as is)
     missing_tables: list[str] = field(default_factory=list)  # documented by dbt, unknown to Metabase
+    sync_requested: bool = False  # the push asked Metabase to sync the schema (POST .../sync_schema)
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, kind: str, name: str, action: str, id: int | None = None) -> None:
         assert kind in KINDS and action in ACTIONS, (kind, action)
@@ -62,6 +64,10 @@ class PushReport:
         ]
         out += [f"dashboard {name!r}: {url}" for name, url in self.dashboard_urls.items()]
         out += [f"warning: card {name!r} is in no spec (left as is)" for name in self.stray_cards]
-        out += [f"warning: {name} is not in Metabase yet (sync the database)" for name in self.missing_tables]
+        if self.sync_requested:
+            out.append("asked Metabase to sync the database schema (new tables)")
+        after = "push again once Metabase's sync found it" if self.sync_requested else "sync the database"
+        out += [f"warning: {name} is not in Metabase yet ({after})" for name in self.missing_tables]
+        out += [f"warning: {text}" for text in self.warnings]
         out.append(self.summary())
         return out

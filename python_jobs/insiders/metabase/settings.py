@@ -24,5 +24,8 @@ class MetabaseSettings(BaseSettings):
     # The name of the Metabase "database" object (Admin > Databases) that points at the warehouse.
     database: str = "Insiders"
     timeout_seconds: float = 30.0
+    # After asking Metabase to sync the schema (dbt documents a mart Metabase does not know yet), how
+    # long the push waits for the tables to appear before it reports them as not synced yet.
+    sync_timeout_seconds: float = 30.0
     # Dashboards as code: one YAML file per dashboard.
     folder: Path = PROJECT_ROOT / "metabase"

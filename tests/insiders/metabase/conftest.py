@@ -34,5 +34,6 @@ def settings(fake_metabase) -> MetabaseSettings:
         password=None,
         database="Insiders",
         timeout_seconds=5,
+        sync_timeout_seconds=0,  # the stand-in's sync is done at the next metadata read
         folder=SPECS,
     )

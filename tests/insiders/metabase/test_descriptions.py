@@ -65,7 +65,7 @@ def test_descriptions_are_pushed_once(fake_metabase, client, manifest):
     fake_metabase.add_table("Insiders", "staging", "stg_shop__transactions", ["invoice_no"])
     docs = load_model_docs(manifest)
 
-    report = push_descriptions(client, docs, database_id=INSIDERS_DB)
+    report = push_descriptions(client, docs, database_id=INSIDERS_DB, sync_timeout=0)
 
     assert features["description"] == "One row per customer: RFM features."
     described = {f["name"]: f["description"] for f in features["fields"]}
@@ -78,10 +78,10 @@ def test_descriptions_are_pushed_once(fake_metabase, client, manifest):
     assert report.missing_tables == ["marts.segment_summary"]  # not synced by Metabase yet
     assert all(t["description"] is None for t in fake_metabase.tables.values() if t["schema"] == "staging")
 
-    writes = len(fake_metabase.writes)
-    again = push_descriptions(client, docs, database_id=INSIDERS_DB)
+    puts = [w for w in fake_metabase.writes if w[0] == "PUT"]
+    again = push_descriptions(client, docs, database_id=INSIDERS_DB, sync_timeout=0)
     assert again.updated == 0 and again.unchanged == 3
-    assert len(fake_metabase.writes) == writes
+    assert [w for w in fake_metabase.writes if w[0] == "PUT"] == puts  # only a new sync request
 
 
 def test_push_with_a_manifest_pushes_dashboards_and_descriptions(fake_metabase, settings, manifest):
