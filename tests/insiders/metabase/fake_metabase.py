@@ -268,16 +268,20 @@ class FakeMetabase:
         self.sync_requested.add(db_id)
         return {"status": "ok"}
 
+    # PUT /api/table/:id and /api/field/:id change every key they are sent (a key left out stays)
+    _TABLE_KEYS = ("description", "display_name", "visibility_type", "caveats", "points_of_interest")
+    _FIELD_KEYS = ("description", "display_name", "visibility_type", "semantic_type", "fk_target_field_id")
+
     def _update_table(self, table_id: int, *, query, body) -> dict:
         if table_id not in self.tables:
             raise _not_found()
-        self.tables[table_id]["description"] = body.get("description")
+        self.tables[table_id].update({k: v for k, v in (body or {}).items() if k in self._TABLE_KEYS})
         return self.tables[table_id]
 
     def _update_field(self, field_id: int, *, query, body) -> dict:
         if field_id not in self.fields:
             raise _not_found()
-        self.fields[field_id]["description"] = body.get("description")
+        self.fields[field_id].update({k: v for k, v in (body or {}).items() if k in self._FIELD_KEYS})
         return self.fields[field_id]
 
     # ------------------------------------------------------------------------------- collections
