@@ -9,9 +9,10 @@ tables and sensitive fields, which would then never be described) and PUTs ``/ap
 names and semantic types set in Metabase stay as they are). An empty dbt description never blanks a
 Metabase one.
 
-A model Metabase does not know yet (a new mart, not synced): the push asks Metabase to sync the schema
+A model or documented column Metabase does not know yet (a new mart or column, not synced): the push
+asks Metabase to sync the schema
 (``POST /api/database/:id/sync_schema``, which answers at once and syncs in the background), reads the
-metadata again until the tables appear or ``sync_timeout`` seconds have passed, describes what
+metadata again until they appear or ``sync_timeout`` seconds have passed, describes what
 appeared, and reports the rest (not an error). A dry run asks for no sync.
 """
 
@@ -75,29 +76,43 @@ def _tables(client: MetabaseClient, database_id: int, schema: str) -> dict[str, 
     }
 
 
+def _unknown(docs: list[ModelDoc], tables: dict[str, dict]) -> set[str]:
+    """What dbt documents that Metabase does not know yet: ``table`` or ``table.column`` (lower case)."""
+    unknown = set()
+    for doc in docs:
+        table = tables.get(doc.name.lower())
+        if table is None:
+            unknown.add(doc.name.lower())
+            continue
+        fields = {(f.get("name") or "").lower() for f in table.get("fields") or []}
+        unknown |= {f"{doc.name.lower()}.{c}" for c, text in doc.columns.items() if text and c not in fields}
+    return unknown
+
+
 def _sync_and_wait(
     client: MetabaseClient,
     database_id: int,
     schema: str,
-    missing: set[str],
+    docs: list[ModelDoc],
     *,
     timeout: float,
     poll_seconds: float,
     report: PushReport,
 ) -> dict[str, dict]:
-    """Ask Metabase to sync the schema, then re-read the metadata until ``missing`` tables appear or
-    ``timeout`` passes. Returns the last tables read. A refused sync (a non-admin key) is a warning."""
+    """Ask Metabase to sync the schema, then re-read the metadata until it knows every documented table
+    and column or ``timeout`` passes. Returns the last tables read. A refused sync (a non-admin key) is
+    a warning."""
     try:
         client.post(f"database/{database_id}/sync_schema", None)
     except UserError as exc:
         report.warnings.append(f"could not ask Metabase to sync the schema: {exc}")
         return _tables(client, database_id, schema)
     report.sync_requested = True
-    log.info("metabase: asked for a schema sync (%d tables unknown to Metabase)", len(missing))
+    log.info("metabase: asked for a schema sync (new tables or columns)")
     deadline = time.monotonic() + max(timeout, 0.0)
     while True:
         tables = _tables(client, database_id, schema)
-        if missing <= tables.keys() or time.monotonic() >= deadline:
+        if not _unknown(docs, tables) or time.monotonic() >= deadline:
             return tables
         time.sleep(min(poll_seconds, max(deadline - time.monotonic(), 0.0)))
 
@@ -116,13 +131,12 @@ def push_descriptions(
     Returns the report."""
     report = report if report is not None else PushReport()
     tables = _tables(client, database_id, schema)
-    missing = {doc.name.lower() for doc in docs} - tables.keys()
-    if missing and not report.dry_run:
+    if _unknown(docs, tables) and not report.dry_run:
         tables = _sync_and_wait(
             client,
             database_id,
             schema,
-            missing,
+            docs,
             timeout=sync_timeout,
             poll_seconds=poll_seconds,
             report=report,
@@ -134,6 +148,10 @@ def push_descriptions(
             log.warning("metabase: %s.%s is not in Metabase's metadata yet", schema, doc.name)
             continue
         _set_description(client, report, "table", f"{schema}.{doc.name}", table, doc.description)
+        known = {(f.get("name") or "").lower() for f in table.get("fields") or []}
+        report.missing_columns += [
+            f"{schema}.{doc.name}.{c}" for c, text in doc.columns.items() if text and c not in known
+        ]
         for metabase_field in table.get("fields") or []:
             description = doc.columns.get((metabase_field.get("name") or "").lower(), "")
             name = f"{schema}.{doc.name}.{metabase_field.get('name')}"

@@ -23,6 +23,7 @@ class PushReport:
     dashboard_urls: dict[str, str] = field(default_factory=dict)
     stray_cards: list[str] = field(default_factory=list)  # in a pushed collection, in no spec (left as is)
     missing_tables: list[str] = field(default_factory=list)  # documented by dbt, unknown to Metabase
+    missing_columns: list[str] = field(default_factory=list)  # documented, not in a known table yet
     sync_requested: bool = False  # the push asked Metabase to sync the schema (POST .../sync_schema)
     warnings: list[str] = field(default_factory=list)
 
@@ -68,6 +69,7 @@ class PushReport:
             out.append("asked Metabase to sync the database schema (new tables)")
         after = "push again once Metabase's sync found it" if self.sync_requested else "sync the database"
         out += [f"warning: {name} is not in Metabase yet ({after})" for name in self.missing_tables]
+        out += [f"warning: column {name} is not in Metabase yet ({after})" for name in self.missing_columns]
         out += [f"warning: {text}" for text in self.warnings]
         out.append(self.summary())
         return out

@@ -93,6 +93,7 @@ class FakeMetabase:
         self.tables: dict[int, dict] = {}  # id → table with "fields", "db_id"
         self.fields: dict[int, dict] = {}
         self.unsynced_tables: list[dict] = []  # in the warehouse, not yet seen by a sync
+        self.unsynced_fields: list[tuple[dict, dict]] = []  # (table, field) likewise
         self.sync_requested: set[int] = set()  # databases a sync_schema was asked for (pending)
         personal = self._new_id()
         self.collections: dict[int, dict] = {
@@ -162,22 +163,34 @@ class FakeMetabase:
         }
         table["fields"] = []
         for field_name in fields:
-            field = {
-                "id": self._new_id(),
-                "table_id": table["id"],
-                "name": field_name,
-                "display_name": field_name.replace("_", " ").title(),
-                "description": None,
-                "visibility_type": "normal",
-                "semantic_type": None,
-                "fk_target_field_id": None,
-            }
-            table["fields"].append(field)
+            table["fields"].append(self._new_field(table, field_name))
         if synced:
             self._register_table(table)
         else:
             self.unsynced_tables.append(table)
         return table
+
+    def _new_field(self, table: dict, name: str) -> dict:
+        return {
+            "id": self._new_id(),
+            "table_id": table["id"],
+            "name": name,
+            "display_name": name.replace("_", " ").title(),
+            "description": None,
+            "visibility_type": "normal",
+            "semantic_type": None,
+            "fk_target_field_id": None,
+        }
+
+    def add_column(self, table: dict, name: str, *, synced: bool = True) -> dict:
+        """A new column of a table: known at once, or after the next sync_schema."""
+        field = self._new_field(table, name)
+        if synced:
+            table["fields"].append(field)
+            self.fields[field["id"]] = field
+        else:
+            self.unsynced_fields.append((table, field))
+        return field
 
     def _register_table(self, table: dict) -> None:
         self.tables[table["id"]] = table
@@ -253,6 +266,10 @@ class FakeMetabase:
             for table in [t for t in self.unsynced_tables if t["db_id"] == db_id]:
                 self.unsynced_tables.remove(table)
                 self._register_table(table)
+            for table, field in [(t, f) for t, f in self.unsynced_fields if t["db_id"] == db_id]:
+                self.unsynced_fields.remove((table, field))
+                table["fields"].append(field)
+                self.fields[field["id"]] = field
         include_hidden = _flag(query, "include_hidden")
         tables = []
         for table in (t for t in self.tables.values() if t["db_id"] == db_id):

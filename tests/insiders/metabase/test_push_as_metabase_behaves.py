@@ -180,6 +180,18 @@ def test_a_mart_metabase_has_not_synced_is_synced_then_described(fake_metabase, 
     assert "asked Metabase to sync the database schema (new tables)" in report.lines()
 
 
+def test_a_new_column_of_a_known_mart_is_synced_then_described(fake_metabase, client):
+    features = fake_metabase.add_table("Insiders", "marts", "customer_features", ["customer_id"])
+    fake_metabase.add_table("Insiders", "marts", "segment_summary", ["segment_id"])
+    fake_metabase.add_column(features, "email", synced=False)  # in the warehouse, not in Metabase yet
+
+    report = push_descriptions(client, DOCS, database_id=INSIDERS_DB, sync_timeout=5, poll_seconds=0.05)
+
+    assert report.sync_requested and report.missing_columns == []
+    email = next(f for f in features["fields"] if f["name"] == "email")
+    assert email["description"] == "Contact."
+
+
 def test_a_mart_that_never_appears_is_reported_after_the_wait(fake_metabase, client):
     fake_metabase.add_table("Insiders", "marts", "customer_features", ["customer_id", "email"])
 
