@@ -381,7 +381,12 @@ def push(
                     report=report,
                     sync_timeout=settings.sync_timeout_seconds,
                 )
-            fields.update(created=report.created, updated=report.updated, unchanged=report.unchanged)
+            # not created=...: `created` is a LogRecord attribute, logging refuses it in `extra`
+            fields.update(
+                objects_created=report.created,
+                objects_updated=report.updated,
+                objects_unchanged=report.unchanged,
+            )
     finally:
         if owned:
             client.close()

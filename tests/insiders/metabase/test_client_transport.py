@@ -8,8 +8,12 @@ requests strips only ``Authorization`` on a redirect to another host; ``x-api-ke
 
 from __future__ import annotations
 
-import pytest
+import logging
 
+import pytest
+from typer.testing import CliRunner
+
+from insiders.cli import app
 from insiders.errors import UserError
 from insiders.metabase import MetabaseClient
 
@@ -142,3 +146,28 @@ def test_credentials_inside_the_url_are_refused_without_echoing_them():
     with pytest.raises(UserError, match="must not contain a user name or password") as caught:
         MetabaseClient("https://admin:hunter2-in-url@metabase.example.com", api_key=API_KEY)
     assert "hunter2-in-url" not in str(caught.value)
+
+
+@pytest.fixture
+def restore_logging():
+    """The CLI configures the root logger (handler on its captured stderr, INFO): put it back after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+
+
+def test_the_cli_says_it_in_one_line_with_exit_code_2(metabase, monkeypatch, restore_logging):
+    other_host = "http://127.0.0.2:9"  # nothing needs to listen there: nothing is sent to it
+    metabase.replies["/api/database"] = redirect(f"{other_host}/api/database")
+    for name in ("USERNAME", "PASSWORD", "DATABASE", "FOLDER"):
+        monkeypatch.delenv(f"INSIDERS_METABASE_{name}", raising=False)
+    monkeypatch.setenv("INSIDERS_METABASE_URL", metabase.url)
+    monkeypatch.setenv("INSIDERS_METABASE_API_KEY", API_KEY)
+
+    result = CliRunner().invoke(app, ["metabase", "push", "--no-with-descriptions"])
+
+    assert result.exit_code == 2, result.output
+    [error] = [line for line in result.output.splitlines() if line.startswith("error:")]  # (logs aside)
+    assert error.startswith(f"error: Metabase at {metabase.url} redirected GET /api/database to {other_host}")
+    assert "Traceback" not in result.output and API_KEY not in result.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from insiders.errors import UserError
@@ -194,3 +196,12 @@ def test_invalid_specs_stop_before_any_request(fake_metabase, settings, tmp_path
     with pytest.raises(UserError, match="bad.yml"):
         push(settings, tmp_path)
     assert fake_metabase.requests == []
+
+
+def test_a_push_logs_its_counts_when_info_is_on(fake_metabase, settings, caplog):
+    caplog.set_level(logging.INFO)  # as the CLI sets it
+
+    report = push(settings)
+
+    [done] = [r for r in caplog.records if r.getMessage().startswith("metabase push: done")]
+    assert f"objects_created={report.created}" in done.getMessage()
