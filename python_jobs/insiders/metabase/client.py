@@ -237,7 +237,8 @@ class MetabaseClient:
                 f"Metabase login as {self._username!r} failed: HTTP {response.status_code}: "
                 f"{_metabase_message(response)} (check INSIDERS_METABASE_USERNAME and _PASSWORD)"
             )
-        token = self._json(response, "POST", "session").get("id")
+        answer = self._json(response, "POST", "session")
+        token = answer.get("id") if isinstance(answer, dict) else None
         if not token:
             raise UserError(f"Metabase at {self.base_url} answered POST /api/session without a session id")
         self._session.headers["X-Metabase-Session"] = token

@@ -104,10 +104,24 @@ def _hang_up(handler) -> None:
     handler.close_connection = True  # closes without a status line
 
 
+def _bad_gzip(handler) -> None:
+    body = b"this is not gzip"
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Encoding", "gzip")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 @pytest.mark.parametrize(
     ("reply", "reason"),
-    [(_broken_chunks, r"the answer broke off"), (_hang_up, r"cannot reach Metabase at .*: ")],
-    ids=["broken-chunked-answer", "dropped-connection"],
+    [
+        (_broken_chunks, r"the answer broke off"),
+        (_bad_gzip, r"could not be decoded"),
+        (_hang_up, r"cannot reach Metabase at .*: "),
+    ],
+    ids=["broken-chunked-answer", "undecodable-answer", "dropped-connection"],
 )
 def test_a_broken_answer_is_one_clear_line(metabase, reply, reason):
     metabase.replies["/api/database"] = reply
@@ -116,6 +130,16 @@ def test_a_broken_answer_is_one_clear_line(metabase, reply, reason):
     with pytest.raises(UserError, match=reason) as caught:
         client.get("database")
     assert "\n" not in str(caught.value) and API_KEY not in str(caught.value)
+
+
+def test_tls_to_a_server_that_speaks_plain_http_is_one_clear_line(metabase):
+    metabase.replies["/api/database"] = json_reply(DATABASES)
+    url = metabase.url.replace("http://", "https://")
+    client = MetabaseClient(url, api_key=API_KEY, timeout=5)
+
+    with pytest.raises(UserError, match=rf"^TLS with Metabase at {url} failed: ") as caught:
+        client.get("database")
+    assert "\n" not in str(caught.value)
 
 
 @pytest.mark.parametrize(
