@@ -27,8 +27,11 @@ run: install  ## install, start the embedded Postgres (unless INSIDERS_DATABASE_
 lint: install  ## ruff (Python) and sqlfluff (SQL, dbt templater)
 	$(BIN)/ruff check python_jobs tests scripts
 	$(BIN)/ruff format --check python_jobs tests scripts
-	@$(BIN)/insiders db start >/dev/null
-	eval "$$($(BIN)/insiders db env)" && $(BIN)/sqlfluff lint models macros tests/generic analyses --disable-progress-bar
+	@# sqlfluff's dbt templater needs a database: an embedded one started here is stopped again here
+	@if $(BIN)/insiders db status >/dev/null 2>&1; then started=; else started=1; fi; \
+	$(BIN)/insiders db start >/dev/null && eval "$$($(BIN)/insiders db env)" && \
+	$(BIN)/sqlfluff lint models macros tests/generic analyses --disable-progress-bar; rc=$$?; \
+	if [ -n "$$started" ]; then $(BIN)/insiders db stop >/dev/null; fi; exit $$rc
 
 test: lint  ## lint, then every test (real Postgres, moto S3 server, whole-file end-to-end)
 	$(BIN)/pytest
@@ -36,7 +39,10 @@ test: lint  ## lint, then every test (real Postgres, moto S3 server, whole-file 
 fmt: install  ## apply ruff and sqlfluff fixes
 	$(BIN)/ruff check --fix python_jobs tests scripts
 	$(BIN)/ruff format python_jobs tests scripts
-	eval "$$($(BIN)/insiders db env)" && $(BIN)/sqlfluff fix models macros tests/generic analyses --disable-progress-bar
+	@if $(BIN)/insiders db status >/dev/null 2>&1; then started=; else started=1; fi; \
+	$(BIN)/insiders db start >/dev/null && eval "$$($(BIN)/insiders db env)" && \
+	$(BIN)/sqlfluff fix models macros tests/generic analyses --disable-progress-bar; rc=$$?; \
+	if [ -n "$$started" ]; then $(BIN)/insiders db stop >/dev/null; fi; exit $$rc
 
 bench: install  ## timings and peak memory of each step on the shared file
 	$(BIN)/python scripts/bench.py --data $(DATA)

@@ -80,6 +80,20 @@ def db_stop() -> None:
     typer.echo("stopped" if stopped else "not running")
 
 
+@db_app.command("status")
+@handle_user_errors
+def db_status() -> None:
+    """Exit 0 when the embedded Postgres runs (or INSIDERS_DATABASE_URL is set), 1 when it does not."""
+    settings = _settings()
+    if not settings.uses_embedded_db:
+        typer.echo("INSIDERS_DATABASE_URL is set")
+        return
+    if not db.embedded_is_running(settings.pgdata, db.find_pg_bin(settings)):
+        typer.echo("not running")
+        raise typer.Exit(1)
+    typer.echo(f"running on port {db.running_port(settings.pgdata)}")
+
+
 @db_app.command("url")
 @handle_user_errors
 def db_url(show_password: Annotated[bool, typer.Option(help="include the password")] = False) -> None:
