@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 DATA ?= ../shared/data/online_retail_2010_2011.csv.gz
 
-.PHONY: help install run test lint fmt bench db-start db-stop clean docs
+.PHONY: help install install-prod run test lint fmt bench db-start db-stop clean docs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -20,6 +20,11 @@ $(STAMP): pyproject.toml constraints.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)  ## create the virtualenv and install the project (pinned by constraints.txt)
+
+install-prod:  ## production install (deploy runbook): the project and its pinned dependencies, no dev extras
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
 
 run: install  ## install, start the embedded Postgres (unless INSIDERS_DATABASE_URL is set), run the whole cycle
 	$(BIN)/insiders run $(DATA)
