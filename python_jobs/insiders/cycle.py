@@ -178,8 +178,9 @@ def _steps(
         try:
             with db.raw_connection(url) as conn:
                 outcome.report_path = write_report(conn, settings.report_dir)
-        except Exception:
-            log.warning("the HTML report could not be written", exc_info=True)
+        except Exception as exc:  # one line; the traceback only at DEBUG
+            log.warning("the HTML report could not be written: %s", str(exc).strip() or type(exc).__name__)
+            log.debug("report failure", exc_info=True)
 
 
 def _backtest(url, settings: Settings, segmentation, seed: int):
