@@ -37,15 +37,17 @@ def manage_bi_role(conn, role: str, password: str | None = None) -> bool:
         with conn.cursor() as cur:
             check_reader(cur, role)
             cur.execute("select pg_advisory_xact_lock(hashtext('insiders.bi_role'))")
-            cur.execute("select 1 from pg_roles where rolname = %s", (role,))
-            exists = cur.fetchone() is not None
+            # only what differs is changed: once a DBA made the role, a cycle without CREATEROLE sends nothing
+            cur.execute("select rolcanlogin from pg_roles where rolname = %s", (role,))
+            row = cur.fetchone()
+            exists, can_login = row is not None, bool(row and row[0])
             if not exists:
                 cur.execute(sql.SQL("create role {} nologin").format(ident))
-            if password and not (exists and _can_log_in(conn, role, password)):
+            if password and not (can_login and _can_log_in(conn, role, password)):
                 verifier = psycopg2.extensions.encrypt_password(password, role, conn, "scram-sha-256")
                 cur.execute(sql.SQL("alter role {} login password %s").format(ident), (verifier,))
                 log.info("BI role %s: password set", role)
-            elif not password:
+            elif not password and not can_login:
                 cur.execute(sql.SQL("alter role {} login").format(ident))
             cur.execute(
                 "select coalesce(%s = any(rolconfig), false) from pg_roles where rolname = %s",
