@@ -474,7 +474,16 @@ def ensure_database(admin_url: URL, name: str) -> None:
 def ensure_database_ready(settings: Settings) -> URL:
     """The URL to use, starting the embedded Postgres first when no server is configured."""
     if settings.uses_embedded_db:
-        return start_embedded(settings.pgdata, embedded_port(settings), find_pg_bin(settings))
+        pg_bin = find_pg_bin(settings)
+        port = embedded_port(settings)
+        try:
+            return start_embedded(settings.pgdata, port, pg_bin)
+        except UserError:
+            if port_is_free(port) or embedded_is_running(settings.pgdata, pg_bin):
+                raise
+            # another server took the port between the choice and the start: choose again, once
+            (settings.home / PORT_FILE_NAME).write_text(f"{settings.pg_port} {_os_free_port()}\n")
+            return start_embedded(settings.pgdata, embedded_port(settings), pg_bin)
     url = database_url(settings)
     connect_raw(url, attempts=settings.db_connect_attempts).close()
     return url

@@ -132,3 +132,24 @@ def test_a_trust_cluster_from_before_gets_a_password_on_its_next_start(tmp_path_
     finally:
         db.stop_embedded(pgdata, pg_bin)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_port_taken_between_the_choice_and_the_start_is_chosen_again(busy_port, monkeypatch):
+    folder = Path(tempfile.mkdtemp(prefix="insiders-race-"))
+    folder.chmod(0o755)
+    settings = Settings(home=folder / ".insiders", pg_port=busy_port, database_url=None)
+    real = db.embedded_port
+    calls = []
+
+    def chosen_then_taken(s):
+        calls.append(1)
+        return busy_port if len(calls) == 1 else real(s)  # free when chosen, taken when started
+
+    monkeypatch.setattr(db, "embedded_port", chosen_then_taken)
+    try:
+        url = db.ensure_database_ready(settings)
+        assert url.port != busy_port and len(calls) == 2
+        db.connect_raw(url).close()
+    finally:
+        db.stop_embedded(settings.pgdata, db.find_pg_bin(settings))
+        shutil.rmtree(folder, ignore_errors=True)
