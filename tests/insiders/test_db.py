@@ -49,10 +49,12 @@ def checkout(busy_port):
         INSIDERS_PG_PORT=str(busy_port),
         INSIDERS_PG_SYSTEM_BINS="false",  # the binary lookup finds nothing on the machine
     )
-    _cli(env, "db", "start")
-    yield env, folder / ".insiders"
-    _cli(env, "db", "stop", check=False)
-    shutil.rmtree(folder, ignore_errors=True)
+    try:  # stopped even when the start fails halfway
+        _cli(env, "db", "start")
+        yield env, folder / ".insiders"
+    finally:
+        _cli(env, "db", "stop", check=False)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _psql(env, *args) -> str:

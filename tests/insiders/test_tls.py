@@ -75,13 +75,6 @@ def tls_server():
         "ssl_key_file": str(server_certs / "server.key"),
         "ssl_ca_file": str(server_certs / "ca.crt"),
     }
-    admin = db.start_embedded(
-        pgdata, port, pg_bin, database="postgres", options=options, hba_conf=HBA_TLS_ONLY
-    )
-    with db.raw_connection(admin) as conn, conn.cursor() as cur:
-        cur.execute(f"create role {JOB_USER} login password %s", (PASSWORD,))
-        cur.execute(f"grant create on database postgres to {JOB_USER}")
-        conn.commit()
     url = URL.create(
         "postgresql+psycopg2",
         username=JOB_USER,
@@ -96,7 +89,14 @@ def tls_server():
             "sslkey": str(certs / "client.key"),
         },
     )
-    try:
+    try:  # stopped even when the setup fails halfway
+        admin = db.start_embedded(
+            pgdata, port, pg_bin, database="postgres", options=options, hba_conf=HBA_TLS_ONLY
+        )
+        with db.raw_connection(admin) as conn, conn.cursor() as cur:
+            cur.execute(f"create role {JOB_USER} login password %s", (PASSWORD,))
+            cur.execute(f"grant create on database postgres to {JOB_USER}")
+            conn.commit()
         yield url, certs
     finally:
         db.stop_embedded(pgdata, pg_bin)
