@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 DATA ?= ../shared/data/online_retail_2010_2011.csv.gz
 
-.PHONY: help install run test lint fmt bench db-start db-stop clean docs
+.PHONY: help install install-prod run test lint fmt bench db-start db-stop clean docs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -21,14 +21,22 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)  ## create the virtualenv and install the project (pinned by constraints.txt)
 
+install-prod:  ## production install (deploy runbook): the project and its pinned dependencies, no dev extras
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
+
 run: install  ## install, start the embedded Postgres (unless INSIDERS_DATABASE_URL is set), run the whole cycle
 	$(BIN)/insiders run $(DATA)
 
 lint: install  ## ruff (Python) and sqlfluff (SQL, dbt templater)
 	$(BIN)/ruff check python_jobs tests scripts
 	$(BIN)/ruff format --check python_jobs tests scripts
-	@$(BIN)/insiders db start >/dev/null
-	eval "$$($(BIN)/insiders db env)" && $(BIN)/sqlfluff lint models macros tests/generic analyses --disable-progress-bar
+	@# sqlfluff's dbt templater needs a database: an embedded one started here is stopped again here
+	@if $(BIN)/insiders db status >/dev/null 2>&1; then started=; else started=1; fi; \
+	$(BIN)/insiders db start >/dev/null && eval "$$($(BIN)/insiders db env)" && \
+	$(BIN)/sqlfluff lint models macros tests/generic analyses --disable-progress-bar; rc=$$?; \
+	if [ -n "$$started" ]; then $(BIN)/insiders db stop >/dev/null; fi; exit $$rc
 
 test: lint  ## lint, then every test (real Postgres, moto S3 server, whole-file end-to-end)
 	$(BIN)/pytest
@@ -36,7 +44,10 @@ test: lint  ## lint, then every test (real Postgres, moto S3 server, whole-file 
 fmt: install  ## apply ruff and sqlfluff fixes
 	$(BIN)/ruff check --fix python_jobs tests scripts
 	$(BIN)/ruff format python_jobs tests scripts
-	eval "$$($(BIN)/insiders db env)" && $(BIN)/sqlfluff fix models macros tests/generic analyses --disable-progress-bar
+	@if $(BIN)/insiders db status >/dev/null 2>&1; then started=; else started=1; fi; \
+	$(BIN)/insiders db start >/dev/null && eval "$$($(BIN)/insiders db env)" && \
+	$(BIN)/sqlfluff fix models macros tests/generic analyses --disable-progress-bar; rc=$$?; \
+	if [ -n "$$started" ]; then $(BIN)/insiders db stop >/dev/null; fi; exit $$rc
 
 bench: install  ## timings and peak memory of each step on the shared file
 	$(BIN)/python scripts/bench.py --data $(DATA)

@@ -39,9 +39,8 @@ def pg_admin_url() -> URL:
     os.chmod(folder, 0o755)
     settings = Settings(database_url=None)
     pg_bin = db.find_pg_bin(settings)
-    url = db.start_embedded(folder / "pgdata", _free_port(), pg_bin, database="postgres")
-    try:
-        yield url
+    try:  # a start that fails halfway (server up, setup failed) is stopped too
+        yield db.start_embedded(folder / "pgdata", _free_port(), pg_bin, database="postgres")
     finally:
         db.stop_embedded(folder / "pgdata", pg_bin)
         shutil.rmtree(folder, ignore_errors=True)

@@ -80,6 +80,20 @@ def db_stop() -> None:
     typer.echo("stopped" if stopped else "not running")
 
 
+@db_app.command("status")
+@handle_user_errors
+def db_status() -> None:
+    """Exit 0 when the embedded Postgres runs (or INSIDERS_DATABASE_URL is set), 1 when it does not."""
+    settings = _settings()
+    if not settings.uses_embedded_db:
+        typer.echo("INSIDERS_DATABASE_URL is set")
+        return
+    if not db.embedded_is_running(settings.pgdata, db.find_pg_bin(settings)):
+        typer.echo("not running")
+        raise typer.Exit(1)
+    typer.echo(f"running on port {db.running_port(settings.pgdata)}")
+
+
 @db_app.command("url")
 @handle_user_errors
 def db_url(show_password: Annotated[bool, typer.Option(help="include the password")] = False) -> None:
@@ -107,18 +121,26 @@ def db_env() -> None:
 @bi_app.command("grant")
 @handle_user_errors
 def bi_grant() -> None:
-    """Create or update the read-only BI role (INSIDERS_BI_ROLE, default insiders_bi): marts only."""
-    from insiders.bi import ensure_bi_role
+    """Create or update the read-only BI role (INSIDERS_BI_ROLE, default insiders_bi): marts only.
+
+    Run once by a role with CREATEROLE (a DBA) when the job's role has none; every cycle's publish then
+    keeps the grants in place.
+    """
+    from insiders.bi import grant_bi_access, manage_bi_role
 
     settings = _settings()
     url = db.ensure_database_ready(settings)
     password = settings.bi_password.get_secret_value() if settings.bi_password else None
     with db.raw_connection(url) as conn:
-        if not ensure_bi_role(conn, settings.bi_role, password):
+        managed = manage_bi_role(conn, settings.bi_role, password)
+        if not grant_bi_access(conn, settings.bi_role):
             raise UserError(
-                f"not allowed to manage role {settings.bi_role}: run this as a role with CREATEROLE"
+                f"role {settings.bi_role} does not exist and this role may not create it: "
+                "run `insiders bi grant` as a role with CREATEROLE"
             )
     typer.echo(f"role {settings.bi_role}: USAGE + SELECT on schema marts; no access to raw, ml, ops, staging")
+    if not managed:
+        typer.echo(f"warning: role {settings.bi_role} left as it is (no CREATEROLE): only grants", err=True)
 
 
 # -------------------------------------------------------------------------------------- metabase

@@ -99,21 +99,25 @@ def run_cycle(
     step = Steps(outcome, on_step)
     with step("database"):
         url = db.ensure_database_ready(settings)
-    lock_conn = db.connect_raw(url)  # holds the cycle lock and the run history for the whole cycle
+    # holds the cycle lock and the run history for the whole cycle; keepalives notice a dead peer
+    lock_conn = db.connect_raw(url, keepalives=True)
     try:
         ops.ensure_ops_schema(lock_conn)
         ops.acquire_cycle_lock(lock_conn, wait=wait_for_lock)
         outcome.job_run_id = ops.start_job_run(lock_conn, "run", sources)
         try:
-            _steps(settings, url, sources, outcome, step, seed)
+            _steps(settings, url, sources, outcome, step, seed, lock_conn.get_backend_pid())
         except BaseException as exc:
             code = exc.exit_code if isinstance(exc, UserError) else 1
             message = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
             _safe_finish(lock_conn, outcome, "failed", code, message)
             raise
         outcome.exit_code = EXIT_FILES_FAILED if outcome.files_failed else 0
-        ops.finish_job_run(
-            lock_conn, outcome.job_run_id, outcome.job_run_update("succeeded", outcome.exit_code)
+        ops.record_finish(  # published: recording the end never fails the cycle
+            lock_conn,
+            outcome.job_run_id,
+            outcome.job_run_update("succeeded", outcome.exit_code),
+            reconnect=lambda: db.connect_raw(url, attempts=3),
         )
     finally:
         lock_conn.close()  # also releases the advisory lock
@@ -129,7 +133,13 @@ def _safe_finish(conn, outcome: CycleOutcome, status: str, code: int, message: s
 
 
 def _steps(
-    settings: Settings, url, sources: list[str], outcome: CycleOutcome, step: Steps, seed: int
+    settings: Settings,
+    url,
+    sources: list[str],
+    outcome: CycleOutcome,
+    step: Steps,
+    seed: int,
+    lock_pid: int | None = None,
 ) -> None:
     # The same vars for every dbt call of the cycle (and of every cycle): dbt re-parses the whole
     # project when vars change, which costs seconds per call.
@@ -141,9 +151,9 @@ def _steps(
     with step("load"):  # loading is idempotent (one transaction per file): safe to retry whole
         outcome.loads = with_retries(lambda: load_sources(url, sources, settings), what="load")
     with step("prepare"), db.raw_connection(url) as conn:
-        if not bi.ensure_bi_role(conn, settings.bi_role, _secret(settings.bi_password)):
-            readers = []
-        publish.prepare_build_schema(conn, readers)
+        # managing the role may be a DBA's job; the grants are the publish's (schema owner's) in any case
+        bi.manage_bi_role(conn, settings.bi_role, _secret(settings.bi_password))
+        publish.prepare_build_schema(conn, lock_pid=lock_pid)
     with step("dbt build upstream"):
         run_dbt(["build", *UPSTREAM], url, settings, build_vars, quiet=True)
     with step("segment"):  # one transaction: a dropped connection leaves nothing, retry is safe
@@ -159,14 +169,18 @@ def _steps(
             ["build", *DOWNSTREAM], url, settings, {**build_vars, "segmentation_run_id": run_id}, quiet=True
         )
     with step("publish"), db.raw_connection(url) as conn:
-        publish.publish(conn, readers)
-    outcome.summary_rows = segment_summary_rows(url)
+        publish.publish(conn, readers, lock_pid=lock_pid, job_run_id=outcome.job_run_id)
+    try:  # after publish nothing may fail the cycle: the marts are out
+        outcome.summary_rows = segment_summary_rows(url)
+    except Exception as exc:
+        log.warning("the segment summary could not be read: %s", str(exc).strip() or type(exc).__name__)
     with step("report"):  # after publish: a failed report is a warning, the marts are already out
         try:
             with db.raw_connection(url) as conn:
                 outcome.report_path = write_report(conn, settings.report_dir)
-        except Exception:
-            log.warning("the HTML report could not be written", exc_info=True)
+        except Exception as exc:  # one line; the traceback only at DEBUG
+            log.warning("the HTML report could not be written: %s", str(exc).strip() or type(exc).__name__)
+            log.debug("report failure", exc_info=True)
 
 
 def _backtest(url, settings: Settings, segmentation, seed: int):

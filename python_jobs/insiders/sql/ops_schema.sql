@@ -21,3 +21,7 @@ create table if not exists ops.job_runs (
     error          text
 );
 create index if not exists job_runs_started_at_idx on ops.job_runs (started_at desc);
+
+-- Set by the publish in its swap transaction: a run whose marts went out is never marked abandoned,
+-- even when its process died before it could record its end.
+alter table ops.job_runs add column if not exists published_at timestamptz;
