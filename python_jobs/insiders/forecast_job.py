@@ -8,6 +8,14 @@ row per customer to ``ml.forecast_fits`` / ``ml.customer_forecasts`` in one tran
 - recency   = ``active_span_days`` (last − first purchase day)
 - T         = ``customer_age_days`` (as_of_date − first purchase day)
 - monetary  = ``avg_repeat_day_revenue`` (mean revenue of the repeat purchase days)
+
+Purchase probabilities (P(at least one purchase in the next 30/90/180 days)) come from the model that
+scores best on a holdout, chosen again each cycle (:mod:`insiders.holdout`): the purchase days of
+``intermediate.int_purchase_lines`` give the customers' history at ``as_of_date - 90`` and who bought in
+the 90 days after it; BG/NBD, Pareto/NBD and a logistic model on recency/frequency/age (trained on the
+window before) are scored there by Brier score, and the per-decile calibration is written to
+``ml.forecast_calibration``. ``probability_alive`` and the expected purchases come from the better of the
+two parametric models on that holdout.
 """
 
 from __future__ import annotations
@@ -21,12 +29,26 @@ import pandas as pd
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
+from insiders import holdout
 from insiders.errors import UserError
-from insiders.forecast import BgNbdParams, GammaGammaParams, customer_forecast, fit_bg_nbd, fit_gamma_gamma
+from insiders.forecast import (
+    BgNbdParams,
+    GammaGammaParams,
+    ParetoNbdParams,
+    customer_forecast,
+    fit_bg_nbd,
+    fit_gamma_gamma,
+    fit_pareto_nbd,
+    pareto_expected_purchases,
+    pareto_probability_alive,
+    pareto_probability_of_purchase,
+    probability_of_purchase,
+)
 
 log = logging.getLogger(__name__)
 
 HORIZONS = (30, 90, 180)
+PURCHASE_LINES = "intermediate.int_purchase_lines"  # built by dbt; the purchase-line rule lives there
 INPUT_COLUMNS = (
     "customer_id", "as_of_date", "repeat_purchase_days", "active_span_days", "customer_age_days",
     "avg_repeat_day_revenue",
@@ -38,8 +60,12 @@ class Forecast:
     as_of_date: object
     bg: BgNbdParams
     gg: GammaGammaParams
-    customers: pd.DataFrame  # customer_id + probability_alive, expected_* columns
+    customers: pd.DataFrame  # customer_id + probability_alive, expected_*, probability_purchase_* columns
     n_repeat_customers: int
+    pnbd: ParetoNbdParams | None = None
+    purchase_model: str = "bg_nbd"  # gives probability_purchase_*
+    alive_model: str = "bg_nbd"  # gives probability_alive and expected_purchases_*
+    holdout: holdout.HoldoutResult | None = None
 
     def total(self, column: str) -> float:
         return float(self.customers[column].sum())
@@ -72,7 +98,54 @@ def read_lifetime_inputs(conn, schema: str) -> pd.DataFrame:
     return frame
 
 
-def fit_forecast(frame: pd.DataFrame, horizons=HORIZONS) -> Forecast:
+def read_purchase_days(conn, as_of_date) -> pd.DataFrame | None:
+    """Revenue per customer and purchase day before ``as_of_date`` (None when dbt has not built the
+    purchase lines: the forecast then has no holdout)."""
+    with conn.cursor() as cur:
+        cur.execute("select to_regclass(%s) is not null", (PURCHASE_LINES,))
+        if not cur.fetchone()[0]:
+            conn.commit()
+            return None
+        cur.execute(
+            f"""select customer_id, cast(invoiced_at as date) as purchase_date,
+                       cast(sum(revenue) as double precision) as revenue
+                from {PURCHASE_LINES}
+                where not is_guest and invoiced_at < %s
+                group by 1, 2""",
+            (as_of_date,),
+        )
+        frame = pd.DataFrame(cur.fetchall(), columns=["customer_id", "purchase_date", "revenue"])
+    conn.commit()
+    frame["purchase_date"] = pd.to_datetime(frame["purchase_date"])
+    return frame
+
+
+def _purchase_probabilities(
+    chosen: str, summary: pd.DataFrame, fits: dict, days: pd.DataFrame | None, as_of, horizons
+) -> tuple[str, dict[int, np.ndarray]]:
+    """P(at least one purchase in h days) per horizon from the chosen model; a logistic model that
+    cannot be trained for a horizon (history shorter than two horizons) falls back to the parametric one."""
+    x, t_x, age = summary["frequency"], summary["recency"], summary["T"]
+    parametric = {
+        "bg_nbd": lambda h: probability_of_purchase(fits["bg_nbd"], h, x, t_x, age),
+        "pareto_nbd": lambda h: pareto_probability_of_purchase(fits["pareto_nbd"], h, x, t_x, age),
+    }
+    out: dict[int, np.ndarray] = {}
+    used = chosen
+    for h in horizons:
+        predictor = holdout.train_logistic(days, as_of, h) if chosen == "logistic" else None
+        if predictor is not None:
+            out[h] = predictor(summary)
+        else:
+            used = chosen if chosen in parametric else fits["fallback"]
+            out[h] = parametric[used](h)
+    return used, out
+
+
+def fit_forecast(frame: pd.DataFrame, horizons=HORIZONS, days: pd.DataFrame | None = None) -> Forecast:
+    """Fit the models on the lifetime columns; with the purchase days (``days``), choose the
+    purchase-probability model on the holdout first. Without them, Pareto/NBD gives the probabilities
+    (BG/NBD puts every one-time buyer alive for sure)."""
     summary = pd.DataFrame(
         {
             "frequency": frame["repeat_purchase_days"].astype(float).to_numpy(),
@@ -81,33 +154,57 @@ def fit_forecast(frame: pd.DataFrame, horizons=HORIZONS) -> Forecast:
             "monetary_value": frame["avg_repeat_day_revenue"].astype(float).fillna(0.0).to_numpy(),
         }
     )
-    bg = fit_bg_nbd(summary["frequency"], summary["recency"], summary["T"])
+    as_of = pd.Timestamp(frame["as_of_date"].iloc[0]).date()
+    check = holdout.evaluate_on_holdout(days, as_of) if days is not None and len(days) else None
+    alive_model = check.best_parametric if check else "pareto_nbd"
+    x, t_x, age = summary["frequency"], summary["recency"], summary["T"]
+    bg = fit_bg_nbd(x, t_x, age)
+    pnbd = fit_pareto_nbd(x, t_x, age)
     repeat = summary["frequency"] > 0
     gg = fit_gamma_gamma(summary.loc[repeat, "frequency"], summary.loc[repeat, "monetary_value"])
     predicted = customer_forecast(bg, gg, summary, horizons=horizons)
     out = pd.DataFrame({"customer_id": frame["customer_id"].to_numpy()})
-    out["probability_alive"] = predicted["p_alive"].to_numpy()
+    if alive_model == "pareto_nbd":
+        out["probability_alive"] = pareto_probability_alive(pnbd, x, t_x, age)
+    else:
+        out["probability_alive"] = predicted["p_alive"].to_numpy()
     out["expected_order_value"] = predicted["expected_spend"].to_numpy()
     for h in horizons:
-        out[f"expected_purchases_{h}d"] = predicted[f"expected_purchases_{h}"].to_numpy()
-        out[f"expected_revenue_{h}d"] = predicted[f"expected_revenue_{h}"].to_numpy()
+        if alive_model == "pareto_nbd":
+            purchases = pareto_expected_purchases(pnbd, h, x, t_x, age)
+        else:
+            purchases = predicted[f"expected_purchases_{h}"].to_numpy()
+        out[f"expected_purchases_{h}d"] = purchases
+        out[f"expected_revenue_{h}d"] = purchases * predicted["expected_spend"].to_numpy()
+    fits = {"bg_nbd": bg, "pareto_nbd": pnbd, "fallback": alive_model}
+    chosen = check.chosen if check else alive_model
+    purchase_model, probabilities = _purchase_probabilities(chosen, summary, fits, days, as_of, horizons)
+    for h in horizons:
+        out[f"probability_purchase_{h}d"] = probabilities[h]
     if not np.isfinite(out.drop(columns="customer_id").to_numpy(dtype=float)).all():
         raise RuntimeError("the forecast produced non-finite values")
-    return Forecast(frame["as_of_date"].iloc[0], bg, gg, out, int(repeat.sum()))
+    return Forecast(
+        frame["as_of_date"].iloc[0], bg, gg, out, int(repeat.sum()), pnbd, purchase_model, alive_model, check
+    )
 
 
 def write_forecast(conn, run_id: str, purpose: str, forecast: Forecast) -> None:
-    """Parameters and per-customer rows, in the caller's transaction (the caller commits)."""
-    bg, gg = forecast.bg, forecast.gg
+    """Parameters, per-customer rows and the holdout's scores, in the caller's transaction (the caller
+    commits)."""
+    bg, gg, pnbd, check = forecast.bg, forecast.gg, forecast.pnbd, forecast.holdout
     with conn.cursor() as cur:
         cur.execute("delete from ml.forecast_fits where run_id = %s", (run_id,))
         cur.execute(
             """insert into ml.forecast_fits (run_id, purpose, as_of_date, n_customers, n_repeat_customers,
-                   bg_r, bg_alpha, bg_a, bg_b, gg_p, gg_q, gg_v)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                   bg_r, bg_alpha, bg_a, bg_b, gg_p, gg_q, gg_v, pnbd_r, pnbd_alpha, pnbd_s, pnbd_beta,
+                   purchase_model, alive_model, holdout_cutoff, holdout_days)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             (
                 run_id, purpose, forecast.as_of_date, len(forecast.customers), forecast.n_repeat_customers,
                 bg.r, bg.alpha, bg.a, bg.b, gg.p, gg.q, gg.v,
+                *((pnbd.r, pnbd.alpha, pnbd.s, pnbd.beta) if pnbd else (None,) * 4),
+                forecast.purchase_model, forecast.alive_model,
+                check.cutoff if check else None, check.horizon_days if check else None,
             ),
         )  # fmt: skip
         columns = list(forecast.customers.columns)
@@ -118,13 +215,33 @@ def write_forecast(conn, run_id: str, purpose: str, forecast: Forecast) -> None:
             rows,
             page_size=5000,
         )
+        if check is None:
+            return
+        for table, frame in (
+            ("forecast_model_scores", check.scores),
+            ("forecast_calibration", check.calibration),
+        ):
+            columns = list(frame.columns)
+            execute_values(
+                cur,
+                f"insert into ml.{table} (run_id, {', '.join(columns)}) values %s",
+                [(run_id, *(_plain(v) for v in r)) for r in frame.itertuples(index=False)],
+            )
+
+
+def _plain(value):
+    """numpy scalars as Python ones (psycopg2 adapts only the latter)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def run_forecast(conn, *, features_schema: str, run_id: str, purpose: str = "cycle") -> Forecast:
     """Fit on ``<features_schema>.customer_features``; store it as the forecast of run ``run_id``."""
     ensure_forecast_schema(conn)
     frame = read_lifetime_inputs(conn, features_schema)
-    forecast = fit_forecast(frame)
+    days = read_purchase_days(conn, frame["as_of_date"].iloc[0])
+    if days is None:
+        log.warning("forecast %s: no %s, so no holdout to choose the model on", run_id, PURCHASE_LINES)
+    forecast = fit_forecast(frame, days=days)
     try:
         write_forecast(conn, run_id, purpose, forecast)
         conn.commit()
@@ -132,8 +249,9 @@ def run_forecast(conn, *, features_schema: str, run_id: str, purpose: str = "cyc
         conn.rollback()
         raise
     log.info(
-        "forecast %s: %d customers, revenue next 90 days %.0f (BG/NBD r=%.3f alpha=%.2f a=%.3f b=%.3f)",
+        "forecast %s: %d customers, revenue next 90 days %.0f (BG/NBD r=%.3f alpha=%.2f a=%.3f b=%.3f); "
+        "purchase probabilities from %s, probability alive from %s",
         run_id, len(frame), forecast.total("expected_revenue_90d"), forecast.bg.r, forecast.bg.alpha,
-        forecast.bg.a, forecast.bg.b,
+        forecast.bg.a, forecast.bg.b, forecast.purchase_model, forecast.alive_model,
     )  # fmt: skip
     return forecast
