@@ -30,7 +30,11 @@ renamed as (
         purchase_model,
         alive_model,
         holdout_cutoff as holdout_cutoff_date,
-        holdout_days
+        holdout_days,
+        holdout_predicted_revenue,
+        holdout_revenue_low,
+        holdout_revenue_high,
+        holdout_actual_revenue
 
     from source
 

@@ -20,6 +20,7 @@ two parametric models on that holdout.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from importlib import resources
@@ -48,6 +49,7 @@ from insiders.forecast import (
 log = logging.getLogger(__name__)
 
 HORIZONS = (30, 90, 180)
+INTERVAL_DAYS = 90
 PURCHASE_LINES = "intermediate.int_purchase_lines"  # built by dbt; the purchase-line rule lives there
 INPUT_COLUMNS = (
     "customer_id", "as_of_date", "repeat_purchase_days", "active_span_days", "customer_age_days",
@@ -66,6 +68,10 @@ class Forecast:
     purchase_model: str = "bg_nbd"  # gives probability_purchase_*
     alive_model: str = "bg_nbd"  # gives probability_alive and expected_purchases_*
     holdout: holdout.HoldoutResult | None = None
+    intervals: pd.DataFrame | None = None  # revenue of the next INTERVAL_DAYS with its interval
+    # P(buy in INTERVAL_DAYS) of alive_model, the model of expected_purchases_*: the revenue simulation
+    # draws purchases from one model
+    alive_model_probability: np.ndarray | None = None
 
     def total(self, column: str) -> float:
         return float(self.customers[column].sum())
@@ -142,6 +148,64 @@ def _purchase_probabilities(
     return used, out
 
 
+def read_segment_names(conn, run_id: str | None) -> pd.Series | None:
+    """customer_id → segment name of the run (None when the run has no segments in ml)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "select to_regclass('ml.customer_segments') is not null"
+            " and to_regclass('ml.segments') is not null"
+        )
+        if run_id is None or not cur.fetchone()[0]:
+            conn.commit()
+            return None
+        cur.execute(
+            """select cs.customer_id, s.segment_name from ml.customer_segments cs
+               join ml.segments s on s.run_id = cs.run_id and s.segment_id = cs.segment_id
+               where cs.run_id = %s""",
+            (run_id,),
+        )
+        rows = cur.fetchall()
+    conn.commit()
+    return pd.Series(dict(rows), dtype=object) if rows else None
+
+
+def revenue_intervals(forecast: Forecast, frame: pd.DataFrame, segments: pd.Series | None,
+                      days: pd.DataFrame | None) -> pd.DataFrame:  # fmt: skip
+    """Revenue of the next INTERVAL_DAYS per segment and in total, with a 95% simulated interval."""
+    customers = forecast.customers
+    groups = None
+    if segments is not None:
+        groups = customers["customer_id"].map(segments).fillna("(no segment)").to_numpy()
+    purchases = customers[f"expected_purchases_{INTERVAL_DAYS}d"].to_numpy()
+    sims = holdout.simulate_revenue(
+        forecast.alive_model_probability,
+        purchases,
+        frame["repeat_purchase_days"].astype(float).to_numpy(),
+        frame["avg_repeat_day_revenue"].astype(float).fillna(0.0).to_numpy(),
+        forecast.gg,
+        groups=groups,
+    )
+    labels = groups if groups is not None else np.full(len(customers), holdout.ALL_CUSTOMERS, dtype=object)
+    predicted = pd.Series(customers[f"expected_revenue_{INTERVAL_DAYS}d"].to_numpy()).groupby(labels).sum()
+    predicted[holdout.ALL_CUSTOMERS] = customers[f"expected_revenue_{INTERVAL_DAYS}d"].sum()
+    counts = pd.Series(labels).value_counts()
+    counts[holdout.ALL_CUSTOMERS] = len(customers)
+    as_of = pd.Timestamp(forecast.as_of_date).date()
+    last_year = holdout.same_period_last_year(days, as_of, INTERVAL_DAYS) if days is not None else None
+    rows = []
+    for name in sims.columns:
+        interval = holdout.revenue_interval(sims[name].to_numpy(), float(predicted[name]))
+        rows.append(
+            {
+                "segment_name": name, "horizon_days": INTERVAL_DAYS, "customers": int(counts[name]),
+                "predicted_revenue": interval.predicted, "revenue_low": interval.low,
+                "revenue_high": interval.high, "is_seasonal": False,
+                "same_period_last_year_revenue": last_year if name == holdout.ALL_CUSTOMERS else None,
+            }
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def fit_forecast(frame: pd.DataFrame, horizons=HORIZONS, days: pd.DataFrame | None = None) -> Forecast:
     """Fit the models on the lifetime columns; with the purchase days (``days``), choose the
     purchase-probability model on the holdout first. Without them, Pareto/NBD gives the probabilities
@@ -183,28 +247,35 @@ def fit_forecast(frame: pd.DataFrame, horizons=HORIZONS, days: pd.DataFrame | No
         out[f"probability_purchase_{h}d"] = probabilities[h]
     if not np.isfinite(out.drop(columns="customer_id").to_numpy(dtype=float)).all():
         raise RuntimeError("the forecast produced non-finite values")
+    own = {"bg_nbd": probability_of_purchase, "pareto_nbd": pareto_probability_of_purchase}[alive_model]
     return Forecast(
-        frame["as_of_date"].iloc[0], bg, gg, out, int(repeat.sum()), pnbd, purchase_model, alive_model, check
-    )
+        frame["as_of_date"].iloc[0], bg, gg, out, int(repeat.sum()), pnbd, purchase_model, alive_model, check,
+        alive_model_probability=own(fits[alive_model], INTERVAL_DAYS, x, t_x, age),
+    )  # fmt: skip
 
 
 def write_forecast(conn, run_id: str, purpose: str, forecast: Forecast) -> None:
     """Parameters, per-customer rows and the holdout's scores, in the caller's transaction (the caller
     commits)."""
     bg, gg, pnbd, check = forecast.bg, forecast.gg, forecast.pnbd, forecast.holdout
+    revenue = check.revenue if check else None
     with conn.cursor() as cur:
         cur.execute("delete from ml.forecast_fits where run_id = %s", (run_id,))
         cur.execute(
             """insert into ml.forecast_fits (run_id, purpose, as_of_date, n_customers, n_repeat_customers,
                    bg_r, bg_alpha, bg_a, bg_b, gg_p, gg_q, gg_v, pnbd_r, pnbd_alpha, pnbd_s, pnbd_beta,
-                   purchase_model, alive_model, holdout_cutoff, holdout_days)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                   purchase_model, alive_model, holdout_cutoff, holdout_days, holdout_predicted_revenue,
+                   holdout_revenue_low, holdout_revenue_high, holdout_actual_revenue)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                       %s, %s, %s, %s)""",
             (
                 run_id, purpose, forecast.as_of_date, len(forecast.customers), forecast.n_repeat_customers,
                 bg.r, bg.alpha, bg.a, bg.b, gg.p, gg.q, gg.v,
                 *((pnbd.r, pnbd.alpha, pnbd.s, pnbd.beta) if pnbd else (None,) * 4),
                 forecast.purchase_model, forecast.alive_model,
                 check.cutoff if check else None, check.horizon_days if check else None,
+                *((revenue.predicted, revenue.low, revenue.high) if revenue else (None,) * 3),
+                check.actual_revenue if revenue else None,
             ),
         )  # fmt: skip
         columns = list(forecast.customers.columns)
@@ -215,12 +286,12 @@ def write_forecast(conn, run_id: str, purpose: str, forecast: Forecast) -> None:
             rows,
             page_size=5000,
         )
-        if check is None:
-            return
-        for table, frame in (
-            ("forecast_model_scores", check.scores),
-            ("forecast_calibration", check.calibration),
-        ):
+        tables = []
+        if check is not None:
+            tables += [("forecast_model_scores", check.scores), ("forecast_calibration", check.calibration)]
+        if forecast.intervals is not None:
+            tables.append(("forecast_revenue_intervals", forecast.intervals))
+        for table, frame in tables:
             columns = list(frame.columns)
             execute_values(
                 cur,
@@ -242,6 +313,9 @@ def run_forecast(conn, *, features_schema: str, run_id: str, purpose: str = "cyc
     if days is None:
         log.warning("forecast %s: no %s, so no holdout to choose the model on", run_id, PURCHASE_LINES)
     forecast = fit_forecast(frame, days=days)
+    if INTERVAL_DAYS in HORIZONS:
+        intervals = revenue_intervals(forecast, frame, read_segment_names(conn, run_id), days)
+        forecast = dataclasses.replace(forecast, intervals=intervals)
     try:
         write_forecast(conn, run_id, purpose, forecast)
         conn.commit()

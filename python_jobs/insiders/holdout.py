@@ -30,31 +30,49 @@ from sklearn.preprocessing import StandardScaler
 
 from insiders.calibration import brier_score, brier_skill, calibration_by_decile, log_loss
 from insiders.forecast import (
+    expected_average_spend,
+    expected_purchases,
     fit_bg_nbd,
+    fit_gamma_gamma,
     fit_pareto_nbd,
+    pareto_expected_purchases,
     pareto_probability_of_purchase,
     probability_of_purchase,
 )
 
 HOLDOUT_DAYS = 90
+ALL_CUSTOMERS = "All customers"
 MODELS = ("bg_nbd", "pareto_nbd", "logistic")
 PARAMETRIC = ("bg_nbd", "pareto_nbd")
 MIN_CUSTOMERS = 50  # fewer customers before a cutoff: that model is not scored / trained
 
 
 def lifetime_summary(days: pd.DataFrame, cutoff: date) -> pd.DataFrame:
-    """(frequency, recency, T) per customer from purchase days (``customer_id``, ``purchase_date``)
-    strictly before ``cutoff``; indexed by customer_id, sorted."""
-    before = days.loc[days["purchase_date"] < pd.Timestamp(cutoff), ["customer_id", "purchase_date"]]
-    grouped = before.drop_duplicates().groupby("customer_id")["purchase_date"]
+    """(frequency, recency, T, monetary_value) per customer from purchase days (``customer_id``,
+    ``purchase_date``, ``revenue``) strictly before ``cutoff``; indexed by customer_id, sorted.
+    ``monetary_value`` is the mean revenue of the repeat purchase days (0 without any)."""
+    before = days.loc[days["purchase_date"] < pd.Timestamp(cutoff)]
+    per_day = before.groupby(["customer_id", "purchase_date"], sort=True)["revenue"].sum().reset_index()
+    grouped = per_day.groupby("customer_id")["purchase_date"]
     first, last, count = grouped.min(), grouped.max(), grouped.size()
+    repeat = per_day[per_day["purchase_date"] > grouped.transform("min")]
     return pd.DataFrame(
         {
             "frequency": (count - 1).astype(float),
             "recency": (last - first).dt.days.astype(float),
             "T": (pd.Timestamp(cutoff) - first).dt.days.astype(float),
+            "monetary_value": repeat.groupby("customer_id")["revenue"]
+            .mean()
+            .reindex(first.index)
+            .fillna(0.0),
         }
     ).sort_index()
+
+
+def revenue_in(days: pd.DataFrame, customers: pd.Index, start: date, end: date) -> float:
+    """Revenue of ``customers`` in ``[start, end)``."""
+    window = days["purchase_date"].between(pd.Timestamp(start), pd.Timestamp(end), inclusive="left")
+    return float(days.loc[window & days["customer_id"].isin(customers), "revenue"].sum())
 
 
 def bought_in(days: pd.DataFrame, customers: pd.Index, start: date, end: date) -> np.ndarray:
@@ -114,6 +132,8 @@ class HoldoutResult:
     calibration: pd.DataFrame  # one row per model and decile
     chosen: str  # the model with the lowest Brier score
     best_parametric: str  # the better of BG/NBD and Pareto/NBD
+    revenue: RevenueInterval | None = None  # the revenue forecast at the cutoff, with its interval
+    actual_revenue: float | None = None  # what the same customers spent in the holdout
 
 
 def evaluate_on_holdout(
@@ -126,8 +146,10 @@ def evaluate_on_holdout(
         return None
     actual = bought_in(days, summary.index, cutoff, as_of)
     predictions: dict[str, np.ndarray] = {}
+    fitted = {}
     for model in PARAMETRIC:
-        predictions[model] = parametric_predictor(model, summary, horizon_days)[1](summary)
+        fitted[model], predict = parametric_predictor(model, summary, horizon_days)
+        predictions[model] = predict(summary)
     logistic = train_logistic(days, cutoff, horizon_days)
     if logistic is not None:
         predictions["logistic"] = logistic(summary)
@@ -155,6 +177,118 @@ def evaluate_on_holdout(
     parametric = frame[frame["model_name"].isin(PARAMETRIC)]
     best_parametric = str(parametric.loc[parametric["brier_score"].idxmin(), "model_name"])
     frame["is_chosen"] = frame["model_name"] == chosen
+    revenue = holdout_revenue(summary, best_parametric, fitted[best_parametric], predictions, horizon_days)
     return HoldoutResult(
-        cutoff, horizon_days, frame, pd.concat(tables, ignore_index=True), chosen, best_parametric
+        cutoff,
+        horizon_days,
+        frame,
+        pd.concat(tables, ignore_index=True),
+        chosen,
+        best_parametric,
+        revenue,
+        revenue_in(days, summary.index, cutoff, as_of),
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Revenue over the horizon, with a predictive interval
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RevenueInterval:
+    predicted: float  # expected total revenue over the horizon
+    low: float  # 2.5% and 97.5% quantiles of the simulated totals
+    high: float
+
+
+def simulate_revenue(
+    purchase_probability: np.ndarray,
+    mean_purchases: np.ndarray,
+    frequency: np.ndarray,
+    monetary_value: np.ndarray,
+    gg,
+    *,
+    groups: np.ndarray | None = None,
+    draws: int = 400,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Simulated revenue over the horizon: ``draws`` rows, one column per group of ``groups`` (e.g. the
+    customers' segments) plus ``ALL_CUSTOMERS``. Each customer buys or not (``purchase_probability``); a
+    buyer makes ``1 + Poisson`` purchases so that the mean matches ``mean_purchases``; each purchase
+    is worth ``Gamma(p, ν)`` with ``ν`` drawn from the customer's Gamma-Gamma posterior
+    ``Gamma(q + p·x, v + x·m_x)``. The spread is the customers' own randomness and the uncertainty of
+    their rates given the fitted parameters — not the parameters' own uncertainty (small next to it
+    with thousands of customers) nor a change of regime such as seasonality or growth."""
+    rng = np.random.default_rng(seed)
+    prob = np.clip(np.asarray(purchase_probability, dtype=float), 1e-12, 1.0)
+    extra = np.maximum(np.asarray(mean_purchases, dtype=float) / prob - 1.0, 0.0)
+    x = np.asarray(frequency, dtype=float)
+    m = np.where(x > 0, np.asarray(monetary_value, dtype=float), 0.0)
+    shape_nu, rate_nu = gg.q + gg.p * x, gg.v + x * m
+    labels = (
+        np.full(prob.size, ALL_CUSTOMERS, dtype=object)
+        if groups is None
+        else np.asarray(groups, dtype=object)
+    )
+    codes, names = pd.factorize(labels)
+    totals = np.empty((draws, len(names)))
+    for i in range(draws):
+        buys = rng.random(prob.size) < prob
+        n = np.where(buys, 1 + rng.poisson(extra), 0)
+        nu = rng.gamma(shape_nu, 1.0 / rate_nu)
+        spend = rng.gamma(np.maximum(gg.p * n, 1e-12), 1.0 / nu) * (n > 0)
+        totals[i] = np.bincount(codes, weights=spend, minlength=len(names))
+    frame = pd.DataFrame(totals, columns=list(names))
+    if groups is not None:
+        frame[ALL_CUSTOMERS] = totals.sum(axis=1)
+    return frame
+
+
+def revenue_interval(totals: np.ndarray, predicted: float, level: float = 0.95) -> RevenueInterval:
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(totals, [tail, 100 - tail])
+    return RevenueInterval(float(predicted), float(low), float(high))
+
+
+def expected_purchases_of(model: str, params, horizon_days: float, summary: pd.DataFrame) -> np.ndarray:
+    x, t_x, age = summary["frequency"], summary["recency"], summary["T"]
+    if model == "pareto_nbd":
+        return pareto_expected_purchases(params, horizon_days, x, t_x, age)
+    return expected_purchases(params, horizon_days, x, t_x, age)
+
+
+def holdout_revenue(
+    summary: pd.DataFrame, model: str, params, predictions: dict, horizon_days: int
+) -> RevenueInterval | None:
+    """The revenue forecast the cycle would have published at the cutoff (``model`` × Gamma-Gamma),
+    with its simulated interval; None when too few repeat customers to fit the spend."""
+    repeat = summary["frequency"] > 0
+    if repeat.sum() < 2:
+        return None
+    try:
+        gg = fit_gamma_gamma(summary.loc[repeat, "frequency"], summary.loc[repeat, "monetary_value"])
+    except RuntimeError:  # e.g. every purchase day worth the same: no spread of spend to fit
+        return None
+    spend = expected_average_spend(gg, summary["frequency"], summary["monetary_value"])
+    purchases = expected_purchases_of(model, params, horizon_days, summary)
+    sims = simulate_revenue(
+        predictions[model],
+        purchases,
+        summary["frequency"].to_numpy(),
+        summary["monetary_value"].to_numpy(),
+        gg,
+    )
+    return revenue_interval(sims[ALL_CUSTOMERS].to_numpy(), float((purchases * spend).sum()))
+
+
+def same_period_last_year(days: pd.DataFrame, as_of: date, horizon_days: int) -> float | None:
+    """Revenue of all customers in the same ``horizon_days`` one year before ``as_of`` (the days after
+    ``as_of - 365``), or None when the data do not reach back that far."""
+    start = as_of - timedelta(days=365)
+    if days.empty or days["purchase_date"].min() > pd.Timestamp(start):
+        return None
+    window = days["purchase_date"].between(
+        pd.Timestamp(start), pd.Timestamp(start + timedelta(days=horizon_days)), inclusive="left"
+    )
+    return float(days.loc[window, "revenue"].sum())

@@ -154,3 +154,28 @@ def test_the_purchase_model_is_chosen_on_the_holdout_and_its_calibration_is_stor
     p30, p90, p180, silence = (np.array([r[i] for r in rows], dtype=float) for i in (1, 2, 3, 4))
     assert np.all((p30 >= 0) & (p180 <= 1)) and np.all(p30 <= p90) and np.all(p90 <= p180)
     assert p90[silence > 200].mean() < p90[silence < 30].mean()
+
+
+def test_the_revenue_forecast_has_an_interval_and_a_holdout_check(pg_conn):
+    _purchase_lines(pg_conn)
+    run_forecast(pg_conn, features_schema="marts", run_id="run-i")
+    [(name, customers, predicted, low, high, seasonal)] = _fetch(
+        pg_conn,
+        "select segment_name, customers, predicted_revenue, revenue_low, revenue_high, is_seasonal "
+        "from ml.forecast_revenue_intervals",
+    )  # no segments in ml for this run: the total only
+    [(expected_90d,)] = _fetch(pg_conn, "select sum(expected_revenue_90d) from ml.customer_forecasts")
+    assert name == "All customers" and customers > 300 and not seasonal
+    assert predicted == pytest.approx(expected_90d) and low < predicted < high
+    [(h_predicted, h_low, h_high, h_actual)] = _fetch(
+        pg_conn,
+        "select holdout_predicted_revenue, holdout_revenue_low, holdout_revenue_high, holdout_actual_revenue "
+        "from ml.forecast_fits",
+    )
+    [(actual,)] = _fetch(
+        pg_conn,
+        """select sum(revenue) from intermediate.int_purchase_lines
+           where invoiced_at >= '2011-09-11' and customer_id in (select customer_id
+               from intermediate.int_purchase_lines where invoiced_at < '2011-09-11')""",
+    )
+    assert h_actual == pytest.approx(float(actual)) and h_low < h_predicted < h_high

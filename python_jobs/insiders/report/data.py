@@ -86,6 +86,7 @@ class ReportData:
     # How sure the figures are (report/trust.py reads them)
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
     uplift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    intervals: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def previous_run_id(self) -> str | None:
@@ -269,6 +270,7 @@ def load_report_data(conn, *, schema: str = "marts", ml_schema: str = "ml") -> R
             changes=membership_changes(conn, run_id, schema),
             calibration=trust.forecast_calibration(conn, schema),
             uplift=trust.programme_uplift(conn, schema),
+            intervals=trust.revenue_intervals(conn, schema),
         )
     finally:
         if own_transaction:

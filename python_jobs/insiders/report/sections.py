@@ -13,7 +13,7 @@ from insiders.report import charts
 from insiders.report.data import ReportData
 from insiders.report.markup import Column, card_grid, empty, esc, image, num, pct, table
 from insiders.report.stats import FEATURE_LABELS, axis_description, feature_profile, projection
-from insiders.report.trust import calibration_block, uplift_block
+from insiders.report.trust import calibration_block, interval_block, uplift_block
 
 SECTIONS = {  # id → title, in page order
     "summary": "At a glance",
@@ -196,6 +196,8 @@ def forecast_section(data: ReportData, colours: dict[str, str]) -> str:
             ("% of the 90-day revenue", lambda r: pct(r["share_of_expected_revenue_90d"]), True),
         ]
         body.append(table(forecasts, columns, highlight=_is_insider))
+    body.append("<h3>How uncertain is the revenue?</h3>")
+    body.extend(interval_block(data.intervals))
     body.extend(calibration_block(data.calibration))
     body.append("<h3>How far off was the revenue? (backtest)</h3>")
     validation = data.validation

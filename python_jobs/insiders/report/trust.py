@@ -20,6 +20,12 @@ UPLIFT_COLUMNS = (
     "control_customers", "treated_revenue_per_customer", "control_revenue_per_customer",
     "uplift_per_customer", "uplift_ci_low", "uplift_ci_high", "minimal_detectable_uplift",
 )  # fmt: skip
+INTERVAL_COLUMNS = (
+    "segment_name", "horizon_days", "customers", "predicted_revenue", "revenue_low", "revenue_high",
+    "is_seasonal", "same_period_last_year_revenue", "holdout_cutoff_date", "holdout_days",
+    "holdout_predicted_revenue", "holdout_revenue_low", "holdout_revenue_high", "holdout_actual_revenue", "holdout_revenue_error_pct",
+    "is_holdout_covered",
+)  # fmt: skip
 MODEL_LABELS = {
     "bg_nbd": "BG/NBD",
     "pareto_nbd": "Pareto/NBD",
@@ -37,6 +43,59 @@ def forecast_calibration(conn, schema: str = "marts") -> pd.DataFrame:
         where="is_current",
         order_by="model_name, decile",
     )
+
+
+def revenue_intervals(conn, schema: str = "marts") -> pd.DataFrame:
+    """The current run's revenue forecast with its interval, "All customers" first."""
+    return _select(
+        conn, schema, "forecast_revenue_intervals", INTERVAL_COLUMNS, where="is_current",
+        order_by="segment_name <> 'All customers', predicted_revenue desc",
+    )  # fmt: skip
+
+
+def interval_block(intervals: pd.DataFrame) -> list[str]:
+    """The total revenue forecast with its interval, the seasonality caveat and the holdout check."""
+    if intervals.empty:
+        return [empty("No revenue interval for this run.")]
+    total = intervals[intervals["segment_name"] == "All customers"].iloc[0]
+    money = charts.money
+    days = num(total["horizon_days"])
+    body = [
+        f"<p>All customers together are expected to spend <b>{esc(money(total['predicted_revenue']))}</b> in "
+        f"the next {esc(days)} days (95% interval {esc(money(total['revenue_low']))} to "
+        f"{esc(money(total['revenue_high']))}: the customers' own randomness only).</p>"
+    ]
+    if not bool(total["is_seasonal"]):
+        last_year = total["same_period_last_year_revenue"]
+        seen = (
+            f" The same {days} days last year brought {money(last_year)} (all customers of the time)."
+            if pd.notna(last_year)
+            else " The data do not reach back to the same period last year."
+        )
+        body.append(
+            "<p><b>This forecast ignores seasonality</b>: it needs 13 months of history or more to learn "
+            f"the calendar.{esc(seen)}</p>"
+        )
+    if pd.notna(total["holdout_predicted_revenue"]):
+        covered = bool(total["is_holdout_covered"])
+        verdict = "its interval covered what happened" if covered else "its interval missed what happened"
+        body.append(
+            f"<p>The same forecast made on {esc(total['holdout_cutoff_date'])} expected "
+            f"{esc(money(total['holdout_predicted_revenue']))} "
+            f"({esc(money(total['holdout_revenue_low']))} to {esc(money(total['holdout_revenue_high']))}) "
+            f"for the next {esc(num(total['holdout_days']))} days; "
+            f"the customers spent {esc(money(total['holdout_actual_revenue']))}, an error of "
+            f"<b>{esc(pct(total['holdout_revenue_error_pct']))}</b>: {esc(verdict)}.</p>"
+        )
+    columns: list[Column] = [
+        ("Segment", lambda r: r["segment_name"], False),
+        ("Customers", lambda r: num(r["customers"]), True),
+        (f"Next {days} days", lambda r: money(r["predicted_revenue"]), True),
+        ("95% interval from", lambda r: money(r["revenue_low"]), True),
+        ("to", lambda r: money(r["revenue_high"]), True),
+    ]
+    body.append(table(intervals, columns, highlight=lambda r: r["segment_name"] == "All customers"))
+    return body
 
 
 def programme_uplift(conn, schema: str = "marts") -> pd.DataFrame:

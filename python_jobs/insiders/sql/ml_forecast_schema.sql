@@ -46,6 +46,25 @@ alter table ml.customer_forecasts add column if not exists probability_purchase_
 alter table ml.customer_forecasts add column if not exists probability_purchase_90d double precision;
 alter table ml.customer_forecasts add column if not exists probability_purchase_180d double precision;
 
+alter table ml.forecast_fits add column if not exists holdout_predicted_revenue double precision;
+alter table ml.forecast_fits add column if not exists holdout_revenue_low double precision;
+alter table ml.forecast_fits add column if not exists holdout_revenue_high double precision;
+alter table ml.forecast_fits add column if not exists holdout_actual_revenue double precision;
+
+-- The revenue forecast of the next horizon_days with a 95% interval, per segment and for all customers.
+create table if not exists ml.forecast_revenue_intervals (
+    run_id            text not null references ml.forecast_fits (run_id) on delete cascade,
+    segment_name      text not null,        -- a segment of the run, or 'All customers'
+    horizon_days      integer not null,
+    customers         integer not null,
+    predicted_revenue double precision not null,
+    revenue_low       double precision not null,   -- 2.5% quantile of the simulated revenue
+    revenue_high      double precision not null,   -- 97.5% quantile
+    is_seasonal       boolean not null,            -- false: the forecast ignores the calendar
+    same_period_last_year_revenue double precision, -- all customers, 'All customers' row only
+    primary key (run_id, segment_name, horizon_days)
+);
+
 -- The holdout check of each purchase-probability model: P(buy in the holdout_days after the cutoff).
 create table if not exists ml.forecast_model_scores (
     run_id            text not null references ml.forecast_fits (run_id) on delete cascade,

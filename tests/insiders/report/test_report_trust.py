@@ -20,6 +20,13 @@ def test_forecast_section_shows_the_calibration_of_the_chosen_model(marts):
     assert "Chance to buy in 90 days" in forecast and "50.0%" in forecast
 
 
+def test_forecast_section_shows_the_revenue_interval_and_says_it_ignores_seasonality(marts):
+    forecast = section_text(render(load_report_data(marts)), "forecast")
+    assert "This forecast ignores seasonality" in forecast
+    assert "last year brought £7,777" in forecast
+    assert "its interval missed what happened" in forecast and "-25.0%" in forecast
+
+
 def test_uplift_section_words_the_result_from_the_interval(marts):
     uplift = section_text(render(load_report_data(marts)), "uplift")
     assert "level with the control group" in uplift and "beat" not in uplift

@@ -54,6 +54,13 @@ create table marts.forecast_calibration (
     holdout_buyers integer, brier_score double precision, log_loss double precision,
     base_rate double precision, brier_base_rate double precision, brier_skill double precision,
     max_decile_gap double precision);
+create table marts.forecast_revenue_intervals (
+    run_id text, is_current boolean, segment_name text, horizon_days integer, customers integer,
+    predicted_revenue double precision, revenue_low double precision, revenue_high double precision,
+    is_seasonal boolean, same_period_last_year_revenue double precision, holdout_cutoff_date date,
+    holdout_days integer, holdout_predicted_revenue double precision, holdout_revenue_low double precision,
+    holdout_revenue_high double precision, holdout_actual_revenue double precision,
+    holdout_revenue_error_pct double precision, is_holdout_covered boolean);
 create table marts.programme_uplift (
     programme_start_date date, as_of_date date, is_started boolean, days_observed integer, verdict text,
     treated_customers bigint, control_customers bigint, treated_revenue_per_customer numeric,
@@ -368,6 +375,20 @@ def _fill_trust(cur) -> None:
                  "max_decile_gap": gap}
             )  # fmt: skip
     _insert(cur, "marts.forecast_calibration", rows)
+    check = {"holdout_cutoff_date": "2023-10-04", "holdout_days": 90, "holdout_predicted_revenue": 9000.0,
+             "holdout_revenue_low": 8500.0, "holdout_revenue_high": 9500.0, "holdout_actual_revenue": 12000.0,
+             "holdout_revenue_error_pct": -0.25, "is_holdout_covered": False}  # fmt: skip
+    _insert(
+        cur,
+        "marts.forecast_revenue_intervals",
+        [
+            {"run_id": RUN, "is_current": True, "segment_name": name, "horizon_days": 90, "customers": n,
+             "predicted_revenue": value, "revenue_low": 0.9 * value, "revenue_high": 1.1 * value,
+             "is_seasonal": False, "same_period_last_year_revenue": 7777.0 if name == "All customers" else None,
+             **check}
+            for name, n, value in [("All customers", 60, 15150.0), ("Insiders", 10, 12000.0)]
+        ],
+    )  # fmt: skip
     _insert(
         cur,
         "marts.programme_uplift",
