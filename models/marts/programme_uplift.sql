@@ -107,7 +107,7 @@ final as (
         programme_start_date,
         as_of_date,
         is_started,
-        {{ dbt.datediff('programme_start_date', 'as_of_date', 'day') }} as days_observed,
+        {{ dbt.datediff('programme_start_date', 'as_of_date', 'day') }} as days_observed,  -- noqa: LT05
         case
             when not is_started
                 then 'the programme starts on {{ programme_start }}: nothing to measure yet'
@@ -125,8 +125,12 @@ final as (
         case when is_started then round(treated_revenue_per_customer, 2) end as treated_revenue_per_customer,
         case when is_started then round(control_revenue_per_customer, 2) end as control_revenue_per_customer,
         case when is_started then round(uplift_per_customer, 2) end as uplift_per_customer,
-        case when is_started then round(uplift_per_customer - 1.96 * uplift_standard_error, 2) end as uplift_ci_low,
-        case when is_started then round(uplift_per_customer + 1.96 * uplift_standard_error, 2) end as uplift_ci_high,
+        case
+            when is_started then round(uplift_per_customer - 1.96 * uplift_standard_error, 2)
+        end as uplift_ci_low,
+        case
+            when is_started then round(uplift_per_customer + 1.96 * uplift_standard_error, 2)
+        end as uplift_ci_high,
         -- z(0.975) + z(0.80): the smallest true uplift this test finds 4 times out of 5
         case
             when is_started then round((1.96 + 0.8416) * uplift_standard_error, 2)

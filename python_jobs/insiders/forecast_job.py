@@ -301,8 +301,9 @@ def write_forecast(conn, run_id: str, purpose: str, forecast: Forecast) -> None:
 
 
 def _plain(value):
-    """numpy scalars as Python ones (psycopg2 adapts only the latter)."""
-    return value.item() if isinstance(value, np.generic) else value
+    """numpy scalars as Python ones (psycopg2 adapts only the latter); NaN (pandas' missing) as null."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return None if isinstance(value, float) and np.isnan(value) else value
 
 
 def run_forecast(conn, *, features_schema: str, run_id: str, purpose: str = "cycle") -> Forecast:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from insiders.errors import UserError
-from insiders.forecast_job import run_forecast
+from insiders.forecast_job import _plain, run_forecast
 
 
 def _simulate(rng, n):
@@ -179,3 +179,16 @@ def test_the_revenue_forecast_has_an_interval_and_a_holdout_check(pg_conn):
                from intermediate.int_purchase_lines where invoiced_at < '2011-09-11')""",
     )
     assert h_actual == pytest.approx(float(actual)) and h_low < h_predicted < h_high
+    # the same period last year: the 90 days from 2011-12-10 - 365 days
+    [(last_year, expected_last_year)] = _fetch(
+        pg_conn,
+        """select (select same_period_last_year_revenue from ml.forecast_revenue_intervals),
+                  (select sum(revenue) from intermediate.int_purchase_lines
+                   where not is_guest and invoiced_at >= '2010-12-10' and invoiced_at < '2011-03-10')""",
+    )
+    assert last_year == pytest.approx(float(expected_last_year))
+
+
+def test_missing_values_are_written_as_null():
+    assert _plain(np.float64("nan")) is None and _plain(float("nan")) is None
+    assert _plain(np.int64(3)) == 3 and isinstance(_plain(np.int64(3)), int)

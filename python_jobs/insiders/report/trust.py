@@ -23,7 +23,8 @@ UPLIFT_COLUMNS = (
 INTERVAL_COLUMNS = (
     "segment_name", "horizon_days", "customers", "predicted_revenue", "revenue_low", "revenue_high",
     "is_seasonal", "same_period_last_year_revenue", "holdout_cutoff_date", "holdout_days",
-    "holdout_predicted_revenue", "holdout_revenue_low", "holdout_revenue_high", "holdout_actual_revenue", "holdout_revenue_error_pct",
+    "holdout_predicted_revenue", "holdout_revenue_low", "holdout_revenue_high", "holdout_actual_revenue",
+    "holdout_revenue_error_pct",
     "is_holdout_covered",
 )  # fmt: skip
 MODEL_LABELS = {
