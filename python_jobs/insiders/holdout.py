@@ -11,7 +11,8 @@ each of them buys at least once in ``[cutoff, as_of_date)``; what really happene
   an empirical model, calibrated by construction on the period it learned from.
 
 The chosen model has the lowest Brier score (mean squared error of the probabilities: it rewards both
-calibration and ranking); the log-loss is reported beside it. Everything is pure pandas/numpy/sklearn.
+calibration and ranking), ties going to Pareto/NBD (see :func:`choose`); the log-loss is reported
+beside it. Everything is pure pandas/numpy/sklearn.
 The lifetime inputs follow ``customer_features``: purchase days strictly before the cutoff,
 ``frequency`` = days after the first, ``recency`` = last - first, ``T`` = cutoff - first (days).
 """
@@ -44,6 +45,8 @@ HOLDOUT_DAYS = 90
 ALL_CUSTOMERS = "All customers"
 MODELS = ("bg_nbd", "pareto_nbd", "logistic")
 PARAMETRIC = ("bg_nbd", "pareto_nbd")
+PREFERENCE = ("pareto_nbd", "bg_nbd", "logistic")
+TIE = 1e-4  # Brier scores closer than this are level (the third decimal is noise at a few thousand customers)
 MIN_CUSTOMERS = 50  # fewer customers before a cutoff: that model is not scored / trained
 
 
@@ -136,6 +139,19 @@ class HoldoutResult:
     actual_revenue: float | None = None  # what the same customers spent in the holdout
 
 
+def choose(scores: pd.DataFrame) -> tuple[str, str]:
+    """(chosen model, better parametric model) by Brier score. Scores within ``TIE`` of the best are
+    level: the earlier model of ``PREFERENCE`` wins (Pareto/NBD first: a one-time buyer can be gone in
+    it, not in BG/NBD; the logistic model last: it knows nothing of dropout)."""
+    ranked = scores.assign(rank=scores["model_name"].map(PREFERENCE.index))
+    best = ranked["brier_score"].min()
+    level = ranked[ranked["brier_score"] <= best + TIE]
+    chosen = str(level.sort_values("rank")["model_name"].iloc[0])
+    parametric = ranked[ranked["model_name"].isin(PARAMETRIC)]
+    level = parametric[parametric["brier_score"] <= parametric["brier_score"].min() + TIE]
+    return chosen, str(level.sort_values("rank")["model_name"].iloc[0])
+
+
 def evaluate_on_holdout(
     days: pd.DataFrame, as_of: date, horizon_days: int = HOLDOUT_DAYS
 ) -> HoldoutResult | None:
@@ -173,9 +189,7 @@ def evaluate_on_holdout(
         tables.append(table)
     frame = pd.DataFrame(scores)
     frame["max_decile_gap"] = [t["gap"].abs().max() for t in tables]
-    chosen = str(frame.loc[frame["brier_score"].idxmin(), "model_name"])
-    parametric = frame[frame["model_name"].isin(PARAMETRIC)]
-    best_parametric = str(parametric.loc[parametric["brier_score"].idxmin(), "model_name"])
+    chosen, best_parametric = choose(frame)
     frame["is_chosen"] = frame["model_name"] == chosen
     revenue = holdout_revenue(summary, best_parametric, fitted[best_parametric], predictions, horizon_days)
     return HoldoutResult(

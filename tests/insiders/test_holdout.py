@@ -119,3 +119,15 @@ def test_simulated_revenue_is_centred_on_the_expected_revenue_and_narrows_with_m
     relative = (interval.high - interval.low) / expected
     few_relative = np.subtract(*np.percentile(few, [97.5, 2.5])) / few.mean()
     assert few_relative > 2 * relative  # ~ sqrt(10) wider for a tenth of the customers
+
+
+def test_choice_by_brier_score_with_ties_to_pareto_nbd():
+    def scores(bg, pnbd, logistic):
+        return pd.DataFrame(
+            {"model_name": ["bg_nbd", "pareto_nbd", "logistic"], "brier_score": [bg, pnbd, logistic]}
+        )
+
+    assert holdout.choose(scores(0.21830, 0.21831, 0.2095)) == ("logistic", "pareto_nbd")
+    assert holdout.choose(scores(0.2012, 0.20121, 0.2222)) == ("pareto_nbd", "pareto_nbd")
+    assert holdout.choose(scores(0.2000, 0.2050, 0.2222)) == ("bg_nbd", "bg_nbd")
+    assert holdout.choose(scores(0.2100, 0.2200, 0.21005)) == ("bg_nbd", "bg_nbd")  # level: not the logistic
