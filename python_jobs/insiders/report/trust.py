@@ -129,7 +129,7 @@ def calibration_block(calibration: pd.DataFrame) -> list[str]:
         f"({esc(pct(chosen['base_rate']))}). The published probabilities come from the model with the lowest "
         f"Brier score, <b>{esc(MODEL_LABELS.get(chosen_name, chosen_name))}</b>: Brier skill "
         f"<b>{esc(skill)}</b>, {esc(skill_words(chosen['brier_skill']))}; its "
-        f"deciles are off by at most <b>{esc(pct(chosen['max_decile_gap']))}</b> points.</p>"
+        f"deciles are off by at most <b>{esc(num(100 * chosen['max_decile_gap']))}</b> percentage points.</p>"
     )
     if scores.index.isin(["bg_nbd", "pareto_nbd"]).sum() == 2:
         bg, pnbd = scores.loc["bg_nbd"], scores.loc["pareto_nbd"]

@@ -14,7 +14,7 @@ def test_forecast_section_shows_the_calibration_of_the_chosen_model(marts):
     forecast = section_text(html, "forecast")
     assert "logistic (recency, frequency, age)" in forecast
     assert "Brier skill <b>0.15</b>" in forecast and "clearly better than quoting" in forecast
-    assert "off by at most <b>13.1%</b>" in forecast
+    assert "off by at most <b>13</b> percentage points" in forecast
     assert "level with each other" in forecast  # BG/NBD and Pareto/NBD within 0.002 of Brier score
     assert "ignores seasonality" in forecast
     assert "Chance to buy in 90 days" in forecast and "50.0%" in forecast
