@@ -1,12 +1,15 @@
-"""Customer-lifetime-value forecasting: BG/NBD for purchase counts, Gamma-Gamma for spend per purchase.
+"""Customer-lifetime-value forecasting: BG/NBD or Pareto/NBD for purchase counts, Gamma-Gamma for spend.
 
-Two models, both fitted by maximum likelihood on one row per customer:
+Three models, all fitted by maximum likelihood on one row per customer:
 
 * **BG/NBD** — Fader, Hardie & Lee (2005), "Counting Your Customers the Easy Way: An Alternative to the
   Pareto/NBD Model", *Marketing Science* 24(2). While alive, a customer buys as a Poisson process of
   rate ``λ ~ Gamma(r, α)`` (shape ``r``, rate ``α``); after each purchase they drop out with probability
   ``p ~ Beta(a, b)``. Inputs per customer: ``x`` = number of repeat purchases, ``t_x`` = time of the last
   purchase measured from the first one, ``T`` = time from the first purchase to the end of observation.
+* **Pareto/NBD** — Schmittlein, Morrison & Colombo (1987), in the form of Fader, Hardie & Lee (2005),
+  "A Note on Deriving the Pareto/NBD Model and Related Expressions". Same purchase process, but a
+  customer drops out at any time, after an exponential lifetime of rate ``μ ~ Gamma(s, β)``.
 * **Gamma-Gamma** — Fader, Hardie & Lee (2005), "RFM and CLV: Using Iso-Value Curves for Customer Base
   Analysis", *Journal of Marketing Research* 42(4). The value of each transaction is
   ``z ~ Gamma(p, ν)``, with ``ν ~ Gamma(q, γ)`` across customers (``γ`` is called ``v`` here). Inputs:
@@ -15,7 +18,8 @@ Two models, both fitted by maximum likelihood on one row per customer:
 Times may be in any unit (days, weeks...) as long as ``recency``, ``T`` and the forecast horizons use the
 same one; ``alpha`` is then expressed in that unit. Everything here is pure numpy/scipy/pandas, with no
 I/O. :func:`rfm_summary` builds the model inputs from transaction rows and :func:`customer_forecast`
-puts the predictions together.
+puts the predictions together; :func:`probability_of_purchase` and :func:`pareto_probability_of_purchase`
+give P(at least one purchase in the next ``t``).
 """
 
 from __future__ import annotations
