@@ -31,7 +31,10 @@ final as (
         forecasts.expected_purchases_180d,
         forecasts.expected_revenue_30d,
         forecasts.expected_revenue_90d,
-        forecasts.expected_revenue_180d
+        forecasts.expected_revenue_180d,
+        forecasts.probability_purchase_30d,
+        forecasts.probability_purchase_90d,
+        forecasts.probability_purchase_180d
 
     from customers
     inner join forecasts

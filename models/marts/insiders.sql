@@ -1,5 +1,5 @@
 {#-
-    The control group: a fixed 10% of the Insiders, chosen by a hash of the customer id and the
+    The control group: a fixed share (var insiders_control_share_pct) of the Insiders, chosen by a hash of the customer id and the
     programme start (var insiders_programme_start), so a customer stays in (or out of) the control
     group for the whole programme whatever the run. Marketing leaves them out of Insiders actions;
     the uplift is the revenue difference between treated and control Insiders.
@@ -30,7 +30,7 @@ final as (
             ('x' || substr(md5(customer_id || ':' || '{{ var("insiders_programme_start") }}'), 1, 8))
             ::bit(32)::bigint,
             100
-        ) < 10 as is_control
+        ) < {{ var('insiders_control_share_pct') | int }} as is_control
 
     from current_insiders
 

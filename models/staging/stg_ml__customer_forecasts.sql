@@ -18,7 +18,10 @@ renamed as (
         expected_purchases_180d,
         expected_revenue_30d,
         expected_revenue_90d,
-        expected_revenue_180d
+        expected_revenue_180d,
+        probability_purchase_30d,
+        probability_purchase_90d,
+        probability_purchase_180d
 
     from source
 

@@ -22,7 +22,19 @@ renamed as (
         gg_p,
         gg_q,
         gg_v,
-        time_unit
+        time_unit,
+        pnbd_r,
+        pnbd_alpha,
+        pnbd_s,
+        pnbd_beta,
+        purchase_model,
+        alive_model,
+        holdout_cutoff as holdout_cutoff_date,
+        holdout_days,
+        holdout_predicted_revenue,
+        holdout_revenue_low,
+        holdout_revenue_high,
+        holdout_actual_revenue
 
     from source
 

@@ -8,10 +8,19 @@ row per customer to ``ml.forecast_fits`` / ``ml.customer_forecasts`` in one tran
 - recency   = ``active_span_days`` (last − first purchase day)
 - T         = ``customer_age_days`` (as_of_date − first purchase day)
 - monetary  = ``avg_repeat_day_revenue`` (mean revenue of the repeat purchase days)
+
+Purchase probabilities (P(at least one purchase in the next 30/90/180 days)) come from the model that
+scores best on a holdout, chosen again each cycle (:mod:`insiders.holdout`): the purchase days of
+``intermediate.int_purchase_lines`` give the customers' history at ``as_of_date - 90`` and who bought in
+the 90 days after it; BG/NBD, Pareto/NBD and a logistic model on recency/frequency/age (trained on the
+window before) are scored there by Brier score, and the per-decile calibration is written to
+``ml.forecast_calibration``. ``probability_alive`` and the expected purchases come from the better of the
+two parametric models on that holdout.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from importlib import resources
@@ -21,12 +30,27 @@ import pandas as pd
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
+from insiders import holdout
 from insiders.errors import UserError
-from insiders.forecast import BgNbdParams, GammaGammaParams, customer_forecast, fit_bg_nbd, fit_gamma_gamma
+from insiders.forecast import (
+    BgNbdParams,
+    GammaGammaParams,
+    ParetoNbdParams,
+    customer_forecast,
+    fit_bg_nbd,
+    fit_gamma_gamma,
+    fit_pareto_nbd,
+    pareto_expected_purchases,
+    pareto_probability_alive,
+    pareto_probability_of_purchase,
+    probability_of_purchase,
+)
 
 log = logging.getLogger(__name__)
 
 HORIZONS = (30, 90, 180)
+INTERVAL_DAYS = 90
+PURCHASE_LINES = "intermediate.int_purchase_lines"  # built by dbt; the purchase-line rule lives there
 INPUT_COLUMNS = (
     "customer_id", "as_of_date", "repeat_purchase_days", "active_span_days", "customer_age_days",
     "avg_repeat_day_revenue",
@@ -38,8 +62,16 @@ class Forecast:
     as_of_date: object
     bg: BgNbdParams
     gg: GammaGammaParams
-    customers: pd.DataFrame  # customer_id + probability_alive, expected_* columns
+    customers: pd.DataFrame  # customer_id + probability_alive, expected_*, probability_purchase_* columns
     n_repeat_customers: int
+    pnbd: ParetoNbdParams | None = None
+    purchase_model: str = "bg_nbd"  # gives probability_purchase_*
+    alive_model: str = "bg_nbd"  # gives probability_alive and expected_purchases_*
+    holdout: holdout.HoldoutResult | None = None
+    intervals: pd.DataFrame | None = None  # revenue of the next INTERVAL_DAYS with its interval
+    # P(buy in INTERVAL_DAYS) of alive_model, the model of expected_purchases_*: the revenue simulation
+    # draws purchases from one model
+    alive_model_probability: np.ndarray | None = None
 
     def total(self, column: str) -> float:
         return float(self.customers[column].sum())
@@ -72,7 +104,112 @@ def read_lifetime_inputs(conn, schema: str) -> pd.DataFrame:
     return frame
 
 
-def fit_forecast(frame: pd.DataFrame, horizons=HORIZONS) -> Forecast:
+def read_purchase_days(conn, as_of_date) -> pd.DataFrame | None:
+    """Revenue per customer and purchase day before ``as_of_date`` (None when dbt has not built the
+    purchase lines: the forecast then has no holdout)."""
+    with conn.cursor() as cur:
+        cur.execute("select to_regclass(%s) is not null", (PURCHASE_LINES,))
+        if not cur.fetchone()[0]:
+            conn.commit()
+            return None
+        cur.execute(
+            f"""select customer_id, cast(invoiced_at as date) as purchase_date,
+                       cast(sum(revenue) as double precision) as revenue
+                from {PURCHASE_LINES}
+                where not is_guest and invoiced_at < %s
+                group by 1, 2""",
+            (as_of_date,),
+        )
+        frame = pd.DataFrame(cur.fetchall(), columns=["customer_id", "purchase_date", "revenue"])
+    conn.commit()
+    frame["purchase_date"] = pd.to_datetime(frame["purchase_date"])
+    return frame
+
+
+def _purchase_probabilities(
+    chosen: str, summary: pd.DataFrame, fits: dict, days: pd.DataFrame | None, as_of, horizons
+) -> tuple[str, dict[int, np.ndarray]]:
+    """P(at least one purchase in h days) per horizon from the chosen model; a logistic model that
+    cannot be trained for a horizon (history shorter than two horizons) falls back to the parametric one."""
+    x, t_x, age = summary["frequency"], summary["recency"], summary["T"]
+    parametric = {
+        "bg_nbd": lambda h: probability_of_purchase(fits["bg_nbd"], h, x, t_x, age),
+        "pareto_nbd": lambda h: pareto_probability_of_purchase(fits["pareto_nbd"], h, x, t_x, age),
+    }
+    out: dict[int, np.ndarray] = {}
+    used = chosen
+    for h in horizons:
+        predictor = holdout.train_logistic(days, as_of, h) if chosen == "logistic" else None
+        if predictor is not None:
+            out[h] = predictor(summary)
+        else:
+            used = chosen if chosen in parametric else fits["fallback"]
+            out[h] = parametric[used](h)
+    return used, out
+
+
+def read_segment_names(conn, run_id: str | None) -> pd.Series | None:
+    """customer_id → segment name of the run (None when the run has no segments in ml)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "select to_regclass('ml.customer_segments') is not null"
+            " and to_regclass('ml.segments') is not null"
+        )
+        if run_id is None or not cur.fetchone()[0]:
+            conn.commit()
+            return None
+        cur.execute(
+            """select cs.customer_id, s.segment_name from ml.customer_segments cs
+               join ml.segments s on s.run_id = cs.run_id and s.segment_id = cs.segment_id
+               where cs.run_id = %s""",
+            (run_id,),
+        )
+        rows = cur.fetchall()
+    conn.commit()
+    return pd.Series(dict(rows), dtype=object) if rows else None
+
+
+def revenue_intervals(forecast: Forecast, frame: pd.DataFrame, segments: pd.Series | None,
+                      days: pd.DataFrame | None) -> pd.DataFrame:  # fmt: skip
+    """Revenue of the next INTERVAL_DAYS per segment and in total, with a 95% simulated interval."""
+    customers = forecast.customers
+    groups = None
+    if segments is not None:
+        groups = customers["customer_id"].map(segments).fillna("(no segment)").to_numpy()
+    purchases = customers[f"expected_purchases_{INTERVAL_DAYS}d"].to_numpy()
+    sims = holdout.simulate_revenue(
+        forecast.alive_model_probability,
+        purchases,
+        frame["repeat_purchase_days"].astype(float).to_numpy(),
+        frame["avg_repeat_day_revenue"].astype(float).fillna(0.0).to_numpy(),
+        forecast.gg,
+        groups=groups,
+    )
+    labels = groups if groups is not None else np.full(len(customers), holdout.ALL_CUSTOMERS, dtype=object)
+    predicted = pd.Series(customers[f"expected_revenue_{INTERVAL_DAYS}d"].to_numpy()).groupby(labels).sum()
+    predicted[holdout.ALL_CUSTOMERS] = customers[f"expected_revenue_{INTERVAL_DAYS}d"].sum()
+    counts = pd.Series(labels).value_counts()
+    counts[holdout.ALL_CUSTOMERS] = len(customers)
+    as_of = pd.Timestamp(forecast.as_of_date).date()
+    last_year = holdout.same_period_last_year(days, as_of, INTERVAL_DAYS) if days is not None else None
+    rows = []
+    for name in sims.columns:
+        interval = holdout.revenue_interval(sims[name].to_numpy(), float(predicted[name]))
+        rows.append(
+            {
+                "segment_name": name, "horizon_days": INTERVAL_DAYS, "customers": int(counts[name]),
+                "predicted_revenue": interval.predicted, "revenue_low": interval.low,
+                "revenue_high": interval.high, "is_seasonal": False,
+                "same_period_last_year_revenue": last_year if name == holdout.ALL_CUSTOMERS else None,
+            }
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def fit_forecast(frame: pd.DataFrame, horizons=HORIZONS, days: pd.DataFrame | None = None) -> Forecast:
+    """Fit the models on the lifetime columns; with the purchase days (``days``), choose the
+    purchase-probability model on the holdout first. Without them, Pareto/NBD gives the probabilities
+    (BG/NBD puts every one-time buyer alive for sure)."""
     summary = pd.DataFrame(
         {
             "frequency": frame["repeat_purchase_days"].astype(float).to_numpy(),
@@ -81,33 +218,64 @@ def fit_forecast(frame: pd.DataFrame, horizons=HORIZONS) -> Forecast:
             "monetary_value": frame["avg_repeat_day_revenue"].astype(float).fillna(0.0).to_numpy(),
         }
     )
-    bg = fit_bg_nbd(summary["frequency"], summary["recency"], summary["T"])
+    as_of = pd.Timestamp(frame["as_of_date"].iloc[0]).date()
+    check = holdout.evaluate_on_holdout(days, as_of) if days is not None and len(days) else None
+    alive_model = check.best_parametric if check else "pareto_nbd"
+    x, t_x, age = summary["frequency"], summary["recency"], summary["T"]
+    bg = fit_bg_nbd(x, t_x, age)
+    pnbd = fit_pareto_nbd(x, t_x, age)
     repeat = summary["frequency"] > 0
     gg = fit_gamma_gamma(summary.loc[repeat, "frequency"], summary.loc[repeat, "monetary_value"])
     predicted = customer_forecast(bg, gg, summary, horizons=horizons)
     out = pd.DataFrame({"customer_id": frame["customer_id"].to_numpy()})
-    out["probability_alive"] = predicted["p_alive"].to_numpy()
+    if alive_model == "pareto_nbd":
+        out["probability_alive"] = pareto_probability_alive(pnbd, x, t_x, age)
+    else:
+        out["probability_alive"] = predicted["p_alive"].to_numpy()
     out["expected_order_value"] = predicted["expected_spend"].to_numpy()
     for h in horizons:
-        out[f"expected_purchases_{h}d"] = predicted[f"expected_purchases_{h}"].to_numpy()
-        out[f"expected_revenue_{h}d"] = predicted[f"expected_revenue_{h}"].to_numpy()
+        if alive_model == "pareto_nbd":
+            purchases = pareto_expected_purchases(pnbd, h, x, t_x, age)
+        else:
+            purchases = predicted[f"expected_purchases_{h}"].to_numpy()
+        out[f"expected_purchases_{h}d"] = purchases
+        out[f"expected_revenue_{h}d"] = purchases * predicted["expected_spend"].to_numpy()
+    fits = {"bg_nbd": bg, "pareto_nbd": pnbd, "fallback": alive_model}
+    chosen = check.chosen if check else alive_model
+    purchase_model, probabilities = _purchase_probabilities(chosen, summary, fits, days, as_of, horizons)
+    for h in horizons:
+        out[f"probability_purchase_{h}d"] = probabilities[h]
     if not np.isfinite(out.drop(columns="customer_id").to_numpy(dtype=float)).all():
         raise RuntimeError("the forecast produced non-finite values")
-    return Forecast(frame["as_of_date"].iloc[0], bg, gg, out, int(repeat.sum()))
+    own = {"bg_nbd": probability_of_purchase, "pareto_nbd": pareto_probability_of_purchase}[alive_model]
+    return Forecast(
+        frame["as_of_date"].iloc[0], bg, gg, out, int(repeat.sum()), pnbd, purchase_model, alive_model, check,
+        alive_model_probability=own(fits[alive_model], INTERVAL_DAYS, x, t_x, age),
+    )  # fmt: skip
 
 
 def write_forecast(conn, run_id: str, purpose: str, forecast: Forecast) -> None:
-    """Parameters and per-customer rows, in the caller's transaction (the caller commits)."""
-    bg, gg = forecast.bg, forecast.gg
+    """Parameters, per-customer rows and the holdout's scores, in the caller's transaction (the caller
+    commits)."""
+    bg, gg, pnbd, check = forecast.bg, forecast.gg, forecast.pnbd, forecast.holdout
+    revenue = check.revenue if check else None
     with conn.cursor() as cur:
         cur.execute("delete from ml.forecast_fits where run_id = %s", (run_id,))
         cur.execute(
             """insert into ml.forecast_fits (run_id, purpose, as_of_date, n_customers, n_repeat_customers,
-                   bg_r, bg_alpha, bg_a, bg_b, gg_p, gg_q, gg_v)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                   bg_r, bg_alpha, bg_a, bg_b, gg_p, gg_q, gg_v, pnbd_r, pnbd_alpha, pnbd_s, pnbd_beta,
+                   purchase_model, alive_model, holdout_cutoff, holdout_days, holdout_predicted_revenue,
+                   holdout_revenue_low, holdout_revenue_high, holdout_actual_revenue)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                       %s, %s, %s, %s)""",
             (
                 run_id, purpose, forecast.as_of_date, len(forecast.customers), forecast.n_repeat_customers,
                 bg.r, bg.alpha, bg.a, bg.b, gg.p, gg.q, gg.v,
+                *((pnbd.r, pnbd.alpha, pnbd.s, pnbd.beta) if pnbd else (None,) * 4),
+                forecast.purchase_model, forecast.alive_model,
+                check.cutoff if check else None, check.horizon_days if check else None,
+                *((revenue.predicted, revenue.low, revenue.high) if revenue else (None,) * 3),
+                check.actual_revenue if revenue else None,
             ),
         )  # fmt: skip
         columns = list(forecast.customers.columns)
@@ -118,13 +286,37 @@ def write_forecast(conn, run_id: str, purpose: str, forecast: Forecast) -> None:
             rows,
             page_size=5000,
         )
+        tables = []
+        if check is not None:
+            tables += [("forecast_model_scores", check.scores), ("forecast_calibration", check.calibration)]
+        if forecast.intervals is not None:
+            tables.append(("forecast_revenue_intervals", forecast.intervals))
+        for table, frame in tables:
+            columns = list(frame.columns)
+            execute_values(
+                cur,
+                f"insert into ml.{table} (run_id, {', '.join(columns)}) values %s",
+                [(run_id, *(_plain(v) for v in r)) for r in frame.itertuples(index=False)],
+            )
+
+
+def _plain(value):
+    """numpy scalars as Python ones (psycopg2 adapts only the latter); NaN (pandas' missing) as null."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return None if isinstance(value, float) and np.isnan(value) else value
 
 
 def run_forecast(conn, *, features_schema: str, run_id: str, purpose: str = "cycle") -> Forecast:
     """Fit on ``<features_schema>.customer_features``; store it as the forecast of run ``run_id``."""
     ensure_forecast_schema(conn)
     frame = read_lifetime_inputs(conn, features_schema)
-    forecast = fit_forecast(frame)
+    days = read_purchase_days(conn, frame["as_of_date"].iloc[0])
+    if days is None:
+        log.warning("forecast %s: no %s, so no holdout to choose the model on", run_id, PURCHASE_LINES)
+    forecast = fit_forecast(frame, days=days)
+    if INTERVAL_DAYS in HORIZONS:
+        intervals = revenue_intervals(forecast, frame, read_segment_names(conn, run_id), days)
+        forecast = dataclasses.replace(forecast, intervals=intervals)
     try:
         write_forecast(conn, run_id, purpose, forecast)
         conn.commit()
@@ -132,8 +324,9 @@ def run_forecast(conn, *, features_schema: str, run_id: str, purpose: str = "cyc
         conn.rollback()
         raise
     log.info(
-        "forecast %s: %d customers, revenue next 90 days %.0f (BG/NBD r=%.3f alpha=%.2f a=%.3f b=%.3f)",
+        "forecast %s: %d customers, revenue next 90 days %.0f (BG/NBD r=%.3f alpha=%.2f a=%.3f b=%.3f); "
+        "purchase probabilities from %s, probability alive from %s",
         run_id, len(frame), forecast.total("expected_revenue_90d"), forecast.bg.r, forecast.bg.alpha,
-        forecast.bg.a, forecast.bg.b,
+        forecast.bg.a, forecast.bg.b, forecast.purchase_model, forecast.alive_model,
     )  # fmt: skip
     return forecast

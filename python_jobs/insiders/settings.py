@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     # as_of_date - horizon, compared with the horizon's real purchases.
     backtest_in_cycle: bool = True
     backtest_horizon_days: int = 91
+
+    # Share of the Insiders held out as the programme's control group, in percent. dbt reads the same
+    # env var (INSIDERS_CONTROL_SHARE_PCT, var insiders_control_share_pct); 20 comes from the power
+    # calculation in the README.
+    control_share_pct: int = Field(default=20, ge=1, le=50)
 
     # Data and outputs. `source` is what `insiders run` loads when given no path: a file, a folder or
     # an s3://bucket/prefix/ URI; by default the shared Online Retail file.

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from insiders.errors import UserError
-from insiders.forecast_job import run_forecast
+from insiders.forecast_job import _plain, run_forecast
 
 
 def _simulate(rng, n):
@@ -77,3 +77,118 @@ def test_forecast_is_written_per_customer_and_ranks_loyal_above_lapsed(pg_conn):
 def test_a_missing_feature_table_is_a_clear_error(pg_conn):
     with pytest.raises(UserError, match="cannot read the forecast inputs from nowhere.customer_features"):
         run_forecast(pg_conn, features_schema="nowhere", run_id="x")
+
+
+def _purchase_lines(conn, n=400, seed=3):
+    """A shop's purchase days over a year (dbt's int_purchase_lines shape), customers churning at a
+    constant rate, and the features the mart would compute from them as of 2011-12-10."""
+    rng = np.random.default_rng(seed)
+    start, as_of = np.datetime64("2010-12-10"), np.datetime64("2011-12-10")
+    span = int((as_of - start).astype(int))
+    lines = []
+    for i in range(n):
+        first = int(rng.integers(0, span - 10))
+        rate, death = rng.gamma(0.8, 1 / 20), first + rng.exponential(150)
+        t = float(first)
+        while t < min(span, death):
+            lines.append((f"c{i:04d}", str(start + int(t)) + " 10:00:00", float(rng.gamma(4.0, 50.0))))
+            t += rng.exponential(1 / rate) + 1
+    with conn.cursor() as cur:
+        cur.execute(
+            """create schema intermediate;
+               create table intermediate.int_purchase_lines (customer_id text, is_guest boolean,
+                   invoiced_at timestamp, revenue numeric);
+               create schema marts; create table marts.customer_features as
+               select customer_id, date '2011-12-10' as as_of_date, 0 as repeat_purchase_days,
+                      0 as active_span_days, 0 as customer_age_days, null::numeric as avg_repeat_day_revenue
+               from intermediate.int_purchase_lines"""
+        )
+        cur.executemany("insert into intermediate.int_purchase_lines values (%s, false, %s, %s)", lines)
+        cur.execute("insert into intermediate.int_purchase_lines values (null, true, '2011-06-01', 99)")
+        cur.execute(
+            """insert into marts.customer_features
+               select customer_id, date '2011-12-10', count(distinct cast(invoiced_at as date)) - 1,
+                      max(cast(invoiced_at as date)) - min(cast(invoiced_at as date)),
+                      date '2011-12-10' - min(cast(invoiced_at as date)),
+                      null
+               from intermediate.int_purchase_lines where not is_guest group by customer_id"""
+        )
+        cur.execute(
+            "update marts.customer_features set avg_repeat_day_revenue = 50 + abs(hashtext(customer_id)) % 200 "
+            "where repeat_purchase_days > 0"
+        )
+    conn.commit()
+
+
+def test_the_purchase_model_is_chosen_on_the_holdout_and_its_calibration_is_stored(pg_conn):
+    _purchase_lines(pg_conn)
+    forecast = run_forecast(pg_conn, features_schema="marts", run_id="run-h")
+    [(model, alive_model, cutoff, days)] = _fetch(
+        pg_conn, "select purchase_model, alive_model, holdout_cutoff, holdout_days from ml.forecast_fits"
+    )
+    assert (model, alive_model) == (forecast.purchase_model, forecast.alive_model)
+    assert str(cutoff) == "2011-09-11" and days == 90
+    scores = _fetch(
+        pg_conn, "select model_name, brier_score, is_chosen from ml.forecast_model_scores order by 2"
+    )
+    assert {s[0] for s in scores} == {"bg_nbd", "pareto_nbd", "logistic"}
+    assert scores[0][2] and sum(s[2] for s in scores) == 1  # the lowest Brier score is the one chosen
+    [(deciles, customers)] = _fetch(
+        pg_conn,
+        "select count(*), sum(customers) from ml.forecast_calibration where model_name = %s",
+        scores[0][0],
+    )
+    [(known_at_cutoff,)] = _fetch(
+        pg_conn,
+        "select count(distinct customer_id) from intermediate.int_purchase_lines "
+        "where not is_guest and invoiced_at < '2011-09-11'",
+    )
+    assert deciles == 10 and customers == known_at_cutoff
+    # probabilities: bounded, growing with the horizon, and lower for long-lapsed customers
+    rows = _fetch(
+        pg_conn,
+        """select f.customer_id, c.probability_purchase_30d, c.probability_purchase_90d,
+                  c.probability_purchase_180d, f.customer_age_days - f.active_span_days
+           from ml.customer_forecasts c join marts.customer_features f using (customer_id)""",
+    )
+    p30, p90, p180, silence = (np.array([r[i] for r in rows], dtype=float) for i in (1, 2, 3, 4))
+    assert np.all((p30 >= 0) & (p180 <= 1)) and np.all(p30 <= p90) and np.all(p90 <= p180)
+    assert p90[silence > 200].mean() < p90[silence < 30].mean()
+
+
+def test_the_revenue_forecast_has_an_interval_and_a_holdout_check(pg_conn):
+    _purchase_lines(pg_conn)
+    run_forecast(pg_conn, features_schema="marts", run_id="run-i")
+    [(name, customers, predicted, low, high, seasonal)] = _fetch(
+        pg_conn,
+        "select segment_name, customers, predicted_revenue, revenue_low, revenue_high, is_seasonal "
+        "from ml.forecast_revenue_intervals",
+    )  # no segments in ml for this run: the total only
+    [(expected_90d,)] = _fetch(pg_conn, "select sum(expected_revenue_90d) from ml.customer_forecasts")
+    assert name == "All customers" and customers > 300 and not seasonal
+    assert predicted == pytest.approx(expected_90d) and low < predicted < high
+    [(h_predicted, h_low, h_high, h_actual)] = _fetch(
+        pg_conn,
+        "select holdout_predicted_revenue, holdout_revenue_low, holdout_revenue_high, holdout_actual_revenue "
+        "from ml.forecast_fits",
+    )
+    [(actual,)] = _fetch(
+        pg_conn,
+        """select sum(revenue) from intermediate.int_purchase_lines
+           where invoiced_at >= '2011-09-11' and customer_id in (select customer_id
+               from intermediate.int_purchase_lines where invoiced_at < '2011-09-11')""",
+    )
+    assert h_actual == pytest.approx(float(actual)) and h_low < h_predicted < h_high
+    # the same period last year: the 90 days from 2011-12-10 - 365 days
+    [(last_year, expected_last_year)] = _fetch(
+        pg_conn,
+        """select (select same_period_last_year_revenue from ml.forecast_revenue_intervals),
+                  (select sum(revenue) from intermediate.int_purchase_lines
+                   where not is_guest and invoiced_at >= '2010-12-10' and invoiced_at < '2011-03-10')""",
+    )
+    assert last_year == pytest.approx(float(expected_last_year))
+
+
+def test_missing_values_are_written_as_null():
+    assert _plain(np.float64("nan")) is None and _plain(float("nan")) is None
+    assert _plain(np.int64(3)) == 3 and isinstance(_plain(np.int64(3)), int)

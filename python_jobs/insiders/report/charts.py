@@ -336,3 +336,23 @@ def flow_matrix(flows: pd.DataFrame, order: list[str] | None = None) -> bytes:
         ax.set_xlabel("this run", fontsize=9)
         ax.xaxis.set_label_position("top")
         return to_png(fig)
+
+
+def calibration_plot(deciles: pd.DataFrame) -> bytes:
+    """Per decile: mean predicted probability vs actual share of buyers (calibrated = on the diagonal)."""
+    with rc_context(_STYLE):
+        fig = _figure(6.0, 4.6)
+        ax = _axes(fig, 1, 1, 1)
+        ax.plot([0, 1], [0, 1], color=MUTED, linewidth=1.5, label="perfectly calibrated")
+        ax.plot(
+            deciles["mean_predicted"], deciles["actual_share"], marker="o", color=INSIDERS_COLOUR,
+            label="deciles of the holdout",
+        )  # fmt: skip
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("predicted probability of buying")
+        ax.set_ylabel("share who bought")
+        ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+        ax.legend(frameon=False, loc="upper left")
+        return to_png(fig)

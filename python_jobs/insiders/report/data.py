@@ -34,7 +34,8 @@ RULE_COLUMNS = (
 )
 FORECAST_COLUMNS = (
     "segment_id", "segment_name", "is_insider", "customers", "mean_probability_alive",
-    "expected_revenue_30d", "expected_revenue_90d", "expected_revenue_180d", "share_of_expected_revenue_90d",
+    "mean_probability_purchase_90d", "expected_revenue_30d", "expected_revenue_90d", "expected_revenue_180d",
+    "share_of_expected_revenue_90d",
 )  # fmt: skip
 VALIDATION_COLUMNS = (
     "backtest_id", "cutoff_date", "horizon_days", "segment_name", "customers", "predicted_revenue",
@@ -82,6 +83,10 @@ class ReportData:
     flows: pd.DataFrame
     changes: pd.DataFrame
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # How sure the figures are (report/trust.py reads them)
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    uplift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    intervals: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def previous_run_id(self) -> str | None:
@@ -244,6 +249,8 @@ def load_report_data(conn, *, schema: str = "marts", ml_schema: str = "ml") -> R
     own_transaction = (
         not conn.autocommit and conn.info.transaction_status == extensions.TRANSACTION_STATUS_IDLE
     )
+    from insiders.report import trust  # imports this module's query helpers
+
     try:
         if own_transaction:
             with conn.cursor() as cur:
@@ -261,6 +268,9 @@ def load_report_data(conn, *, schema: str = "marts", ml_schema: str = "ml") -> R
             candidates=segmentation_candidates(conn, run_id, ml_schema),
             flows=segment_flows(conn, run_id, schema),
             changes=membership_changes(conn, run_id, schema),
+            calibration=trust.forecast_calibration(conn, schema),
+            uplift=trust.programme_uplift(conn, schema),
+            intervals=trust.revenue_intervals(conn, schema),
         )
     finally:
         if own_transaction:

@@ -20,6 +20,7 @@ from insiders.report.sections import (
     segments_section,
     selection_section,
     summary_section,
+    uplift_section,
 )
 from insiders.report.stats import SAMPLE_SIZE
 
@@ -35,6 +36,7 @@ def render(data: ReportData, *, sample_size: int = SAMPLE_SIZE, seed: int = 0) -
         rules_section(data),
         forecast_section(data, colours),
         backtest_section(data),
+        uplift_section(data),
         selection_section(data),
         changes_section(data, colours),
     ]

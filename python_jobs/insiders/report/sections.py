@@ -13,6 +13,7 @@ from insiders.report import charts
 from insiders.report.data import ReportData
 from insiders.report.markup import Column, card_grid, empty, esc, image, num, pct, table
 from insiders.report.stats import FEATURE_LABELS, axis_description, feature_profile, projection
+from insiders.report.trust import calibration_block, interval_block, uplift_block
 
 SECTIONS = {  # id → title, in page order
     "summary": "At a glance",
@@ -22,6 +23,7 @@ SECTIONS = {  # id → title, in page order
     "rules": "How to become an Insider",
     "forecast": "Revenue forecast",
     "backtest": "Proof: the backtest",
+    "uplift": "The programme's measured effect",
     "model-selection": "How the segmentation was chosen",
     "changes": "Changes since the previous run",
 }
@@ -187,14 +189,17 @@ def forecast_section(data: ReportData, colours: dict[str, str]) -> str:
         columns: list[Column] = [
             ("Segment", lambda r: r["segment_name"], False),
             ("Customers", lambda r: num(r["customers"]), True),
-            ("Mean probability still active", lambda r: pct(r["mean_probability_alive"]), True),
+            ("Chance to buy in 90 days", lambda r: pct(r["mean_probability_purchase_90d"]), True),
             ("Next 30 days", lambda r: charts.money(r["expected_revenue_30d"]), True),
             ("Next 90 days", lambda r: charts.money(r["expected_revenue_90d"]), True),
             ("Next 180 days", lambda r: charts.money(r["expected_revenue_180d"]), True),
             ("% of the 90-day revenue", lambda r: pct(r["share_of_expected_revenue_90d"]), True),
         ]
         body.append(table(forecasts, columns, highlight=_is_insider))
-    body.append("<h3>How far off was it? (holdout)</h3>")
+    body.append("<h3>How uncertain is the revenue?</h3>")
+    body.extend(interval_block(data.intervals))
+    body.extend(calibration_block(data.calibration))
+    body.append("<h3>How far off was the revenue? (backtest)</h3>")
     validation = data.validation
     if validation.empty:
         body.append(empty("No backtest yet, so the forecast has not been checked against real purchases."))
@@ -224,8 +229,10 @@ def forecast_section(data: ReportData, colours: dict[str, str]) -> str:
         body.append(table(validation, columns, highlight=lambda r: r["segment_name"] == "All customers"))
     return section(
         "forecast",
-        "The revenue each segment's customers are expected to bring (BG/NBD × Gamma-Gamma, fitted on this "
-        "run's data), and how the same forecast did when tried on the past.",
+        "The revenue each segment's customers are expected to bring (Pareto/NBD or BG/NBD × Gamma-Gamma, "
+        "fitted on this run's data), each segment's chance to buy, and how both did when tried on the past. "
+        "The forecast ignores seasonality: with about a year of history there is no earlier year to learn "
+        "the calendar from.",
         body,
     )
 
@@ -393,3 +400,12 @@ def changes_section(data: ReportData, colours: dict[str, str]) -> str:
         ]
         body.append(table(changes, columns))
     return section("changes", "Who moved between segments since the previous run.", body)
+
+
+def uplift_section(data: ReportData) -> str:
+    return section(
+        "uplift",
+        "Does the programme work? Since its start, the revenue per customer of the Insiders it targets vs "
+        "the control group held out of it, with the interval of the difference.",
+        uplift_block(data.uplift),
+    )

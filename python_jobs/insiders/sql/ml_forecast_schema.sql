@@ -33,6 +33,69 @@ create table if not exists ml.customer_forecasts (
     primary key (run_id, customer_id)
 );
 
+-- Added with the Pareto/NBD model and the holdout choice (issue 13); null on older rows.
+alter table ml.forecast_fits add column if not exists pnbd_r double precision;
+alter table ml.forecast_fits add column if not exists pnbd_alpha double precision;
+alter table ml.forecast_fits add column if not exists pnbd_s double precision;
+alter table ml.forecast_fits add column if not exists pnbd_beta double precision;
+alter table ml.forecast_fits add column if not exists purchase_model text;   -- gives probability_purchase_*
+alter table ml.forecast_fits add column if not exists alive_model text;      -- gives probability_alive
+alter table ml.forecast_fits add column if not exists holdout_cutoff date;
+alter table ml.forecast_fits add column if not exists holdout_days integer;
+alter table ml.customer_forecasts add column if not exists probability_purchase_30d double precision;
+alter table ml.customer_forecasts add column if not exists probability_purchase_90d double precision;
+alter table ml.customer_forecasts add column if not exists probability_purchase_180d double precision;
+
+alter table ml.forecast_fits add column if not exists holdout_predicted_revenue double precision;
+alter table ml.forecast_fits add column if not exists holdout_revenue_low double precision;
+alter table ml.forecast_fits add column if not exists holdout_revenue_high double precision;
+alter table ml.forecast_fits add column if not exists holdout_actual_revenue double precision;
+
+-- The revenue forecast of the next horizon_days with a 95% interval, per segment and for all customers.
+create table if not exists ml.forecast_revenue_intervals (
+    run_id            text not null references ml.forecast_fits (run_id) on delete cascade,
+    segment_name      text not null,        -- a segment of the run, or 'All customers'
+    horizon_days      integer not null,
+    customers         integer not null,
+    predicted_revenue double precision not null,
+    revenue_low       double precision not null,   -- 2.5% quantile of the simulated revenue
+    revenue_high      double precision not null,   -- 97.5% quantile
+    is_seasonal       boolean not null,            -- false: the forecast ignores the calendar
+    same_period_last_year_revenue double precision, -- all customers, 'All customers' row only
+    primary key (run_id, segment_name, horizon_days)
+);
+
+-- The holdout check of each purchase-probability model: P(buy in the holdout_days after the cutoff).
+create table if not exists ml.forecast_model_scores (
+    run_id            text not null references ml.forecast_fits (run_id) on delete cascade,
+    model_name        text not null,        -- bg_nbd | pareto_nbd | logistic
+    customers         integer not null,
+    buyers            integer not null,     -- customers who bought in the holdout
+    mean_predicted    double precision not null,
+    brier_score       double precision not null,
+    log_loss          double precision not null,
+    base_rate         double precision not null,  -- share of buyers (the constant forecast)
+    brier_base_rate   double precision not null,
+    brier_skill       double precision,           -- 1 - brier_score / brier_base_rate
+    max_decile_gap    double precision not null,  -- largest |predicted - actual| over the deciles
+    is_chosen         boolean not null,
+    primary key (run_id, model_name)
+);
+
+-- Per model and decile of predicted probability: predicted vs actual share of buyers in the holdout.
+create table if not exists ml.forecast_calibration (
+    run_id            text not null references ml.forecast_fits (run_id) on delete cascade,
+    model_name        text not null,
+    decile            integer not null,
+    customers         integer not null,
+    mean_predicted    double precision not null,
+    actual_share      double precision not null,
+    min_predicted     double precision not null,
+    max_predicted     double precision not null,
+    gap               double precision not null,  -- mean_predicted - actual_share
+    primary key (run_id, model_name, decile)
+);
+
 -- A backtest: features and segments as of a past cutoff, compared with what happened after it.
 create table if not exists ml.backtests (
     backtest_id        text primary key,

@@ -34,7 +34,9 @@ def test_write_report_writes_one_self_contained_file(marts, tmp_path):
     assert external_references(html) == []
     assert "<script" not in html.replace("&lt;script", "")
     images = PNG.findall(html)
-    assert len(images) == 8  # shares, profile, map, forecast, holdout, backtest, selection, flows
+    assert (
+        len(images) == 9
+    )  # shares, profile, map, forecast, calibration, holdout, backtest, selection, flows
     for encoded in images:
         png = base64.b64decode(encoded, validate=True)
         assert png.startswith(b"\x89PNG\r\n\x1a\n")

@@ -12,5 +12,5 @@ def test_tiny_report_renders_in_chromium(marts, tmp_path):
 
     found = assert_renders_cleanly(chromium, page, tmp_path, list(SECTIONS))
 
-    assert found.images == 8
+    assert found.images == 9  # the 8 charts and the calibration plot
     assert found.height > 3000  # laid out as a long page at 1280 px, not collapsed

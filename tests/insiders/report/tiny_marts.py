@@ -46,7 +46,26 @@ create table marts.segment_forecasts (
     run_id text, segment_id integer, segment_name text, is_insider boolean, customers bigint,
     mean_probability_alive double precision, expected_revenue_30d double precision,
     expected_revenue_90d double precision, expected_revenue_180d double precision,
-    share_of_expected_revenue_90d double precision);
+    share_of_expected_revenue_90d double precision, mean_probability_purchase_90d double precision);
+create table marts.forecast_calibration (
+    run_id text, is_current boolean, model_name text, is_chosen boolean, holdout_cutoff_date date,
+    holdout_days integer, decile integer, customers integer, mean_predicted double precision,
+    actual_share double precision, calibration_gap double precision, holdout_customers integer,
+    holdout_buyers integer, brier_score double precision, log_loss double precision,
+    base_rate double precision, brier_base_rate double precision, brier_skill double precision,
+    max_decile_gap double precision);
+create table marts.forecast_revenue_intervals (
+    run_id text, is_current boolean, segment_name text, horizon_days integer, customers integer,
+    predicted_revenue double precision, revenue_low double precision, revenue_high double precision,
+    is_seasonal boolean, same_period_last_year_revenue double precision, holdout_cutoff_date date,
+    holdout_days integer, holdout_predicted_revenue double precision, holdout_revenue_low double precision,
+    holdout_revenue_high double precision, holdout_actual_revenue double precision,
+    holdout_revenue_error_pct double precision, is_holdout_covered boolean);
+create table marts.programme_uplift (
+    programme_start_date date, as_of_date date, is_started boolean, days_observed integer, verdict text,
+    treated_customers bigint, control_customers bigint, treated_revenue_per_customer numeric,
+    control_revenue_per_customer numeric, uplift_per_customer numeric, uplift_ci_low numeric,
+    uplift_ci_high numeric, minimal_detectable_uplift numeric);
 create table marts.forecast_validation (
     backtest_id text, is_latest boolean, cutoff_date date, horizon_days integer, segment_name text,
     customers integer, predicted_revenue double precision, actual_revenue double precision,
@@ -201,12 +220,14 @@ def build(conn, *, previous_run: bool = True, backtest: bool = True, candidates:
                     "expected_revenue_90d": 3 * scale,
                     "expected_revenue_180d": 6 * scale,
                     "share_of_expected_revenue_90d": scale / 5050,
+                    "mean_probability_purchase_90d": 0.5,
                 }  # fmt: skip
                 for segment_id, name, is_insider, count, scale in SEGMENTS
             ],
         )
-        if backtest:
+        if backtest:  # a first run of a young shop has neither a backtest nor a holdout check
             _fill_backtest(cur)
+            _fill_trust(cur)
         if candidates:
             _insert(
                 cur,
@@ -332,3 +353,51 @@ def _fill_changes(cur, people: list[dict]) -> None:
             for f, t, n in flows
         ],
     )
+
+
+def _fill_trust(cur) -> None:
+    """The holdout check of three models (logistic chosen) and a programme 92 days in."""
+    scores = {
+        "bg_nbd": (0.2183, 0.109, 0.161),
+        "pareto_nbd": (0.2184, 0.108, 0.161),
+        "logistic": (0.2095, 0.146, 0.131),
+    }
+    rows = []
+    for model, (brier, skill, gap) in scores.items():
+        for decile in range(1, 11):
+            predicted = (decile - 0.5) / 10
+            rows.append(
+                {"run_id": RUN, "is_current": True, "model_name": model, "is_chosen": model == "logistic",
+                 "holdout_cutoff_date": "2023-10-04", "holdout_days": 90, "decile": decile, "customers": 6,
+                 "mean_predicted": predicted, "actual_share": min(1.0, predicted + 0.05),
+                 "calibration_gap": -0.05, "holdout_customers": 60, "holdout_buyers": 33, "brier_score": brier,
+                 "log_loss": 0.6, "base_rate": 0.55, "brier_base_rate": 0.2451, "brier_skill": skill,
+                 "max_decile_gap": gap}
+            )  # fmt: skip
+    _insert(cur, "marts.forecast_calibration", rows)
+    check = {"holdout_cutoff_date": "2023-10-04", "holdout_days": 90, "holdout_predicted_revenue": 9000.0,
+             "holdout_revenue_low": 8500.0, "holdout_revenue_high": 9500.0, "holdout_actual_revenue": 12000.0,
+             "holdout_revenue_error_pct": -0.25, "is_holdout_covered": False}  # fmt: skip
+    _insert(
+        cur,
+        "marts.forecast_revenue_intervals",
+        [
+            {"run_id": RUN, "is_current": True, "segment_name": name, "horizon_days": 90, "customers": n,
+             "predicted_revenue": value, "revenue_low": 0.9 * value, "revenue_high": 1.1 * value,
+             "is_seasonal": False, "same_period_last_year_revenue": 7777.0 if name == "All customers" else None,
+             **check}
+            for name, n, value in [("All customers", 60, 15150.0), ("Insiders", 10, 12000.0)]
+        ],
+    )  # fmt: skip
+    _insert(
+        cur,
+        "marts.programme_uplift",
+        [
+            {"programme_start_date": "2023-10-02", "as_of_date": "2024-01-02", "is_started": True,
+             "days_observed": 92, "verdict": "treated Insiders are level with the control group (difference "
+             "inside the noise)", "treated_customers": 8, "control_customers": 2,
+             "treated_revenue_per_customer": 1210.5, "control_revenue_per_customer": 1100.25,
+             "uplift_per_customer": 110.25, "uplift_ci_low": -640.1, "uplift_ci_high": 860.6,
+             "minimal_detectable_uplift": 1071.3}
+        ],
+    )  # fmt: skip
