@@ -1,7 +1,7 @@
 {#-
     Seeds on dbt-spark (override of the adapter's spark__load_csv_rows, picked by dispatch).
     dbt-spark 1.11 in session mode pastes each value into the insert as '<value>' without escaping,
-    so the apostrophe of seeds/segment_playbook.csv ("customer's") ends the literal and the seed fails,
+    so the apostrophe of seeds/segment_playbook.csv ("programme's") ends the literal and the seed fails,
     and an empty cell arrives as the text 'None'. Here every value is written as a text literal escaped for
     Spark (sql_text_literal), an empty cell as null, and no bindings are used (so a % in a value is safe);
     the insert selects from those values, casting each column to its type.

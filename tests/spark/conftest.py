@@ -63,7 +63,10 @@ def spark_home(tmp_path_factory):
     """INSIDERS_HOME of the suite's Spark session; the session is stopped when the suite ends."""
     _require_spark()
     home = tmp_path_factory.mktemp("spark-home")
-    saved = {k: os.environ.get(k) for k in ("INSIDERS_HOME", "INSIDERS_SPARK_MASTER", "INSIDERS_SPARK_DRIVER_MEMORY")}
+    saved = {
+        k: os.environ.get(k)
+        for k in ("INSIDERS_HOME", "INSIDERS_SPARK_MASTER", "INSIDERS_SPARK_DRIVER_MEMORY")
+    }
     os.environ.update(
         INSIDERS_HOME=str(home), INSIDERS_SPARK_MASTER="local[1]", INSIDERS_SPARK_DRIVER_MEMORY="1g"
     )

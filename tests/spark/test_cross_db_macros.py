@@ -29,33 +29,69 @@ CASES = [
     # without the backslash reaching Spark's regex, `\.` would be "any character" and 1205 would match
     ("regex_dot_is_literal", "{{ regex_matches(" + repr("'1205'") + ", '^[0-9]+\\\\.0*$') }}", False),
     ("regex_digit_class", "{{ regex_matches(" + repr("'At risk (2)'") + ", ' \\\\(\\\\d+\\\\)$') }}", True),
-    ("regex_quote_in_pattern", "{{ regex_matches(insiders.sql_text_literal(\"it's\"), \"^it's$\") }}", True),
+    ("regex_quote_in_pattern", '{{ regex_matches(insiders.sql_text_literal("it\'s"), "^it\'s$") }}', True),
     ("regex_null", "{{ regex_matches('cast(null as ' ~ dbt.type_string() ~ ')', '^a') }}", None),
     ("replace_backref", "{{ regex_replace(" + repr("'12.00'") + ", '^([0-9]+)\\\\.0*$', '\\\\1') }}", "12"),
     ("replace_every_match", "{{ regex_replace(" + repr("'a1b22c'") + ", '[0-9]+', '#') }}", "a#b#c"),
-    ("replace_suffix", "{{ regex_replace(" + repr("'At risk (2)'") + ", ' \\\\(\\\\d+\\\\)$', '') }}", "At risk"),
+    (
+        "replace_suffix",
+        "{{ regex_replace(" + repr("'At risk (2)'") + ", ' \\\\(\\\\d+\\\\)$', '') }}",
+        "At risk",
+    ),
     ("replace_dollar", "{{ regex_replace(" + repr("'cost 5'") + ", '([0-9])', '$\\\\1') }}", "cost $5"),
     ("decimal_exact", "cast(" + lit("2.55") + " as {{ type_exact_decimal() }})", Decimal("2.55")),
     ("decimal_sum", "cast(" + lit("0.1") + " as {{ type_exact_decimal() }}) * 3", Decimal("0.3")),
     ("double_is_64_bit", "cast(1 as {{ type_double() }}) / 3", 1 / 3),
     ("double_sum", "cast(0.1 as {{ type_double() }}) + cast(0.2 as {{ type_double() }})", 0.1 + 0.2),
-    ("days_between", "{{ dbt.datediff(\"cast('2011-01-01' as date)\", \"cast('2011-12-10' as date)\", 'day') }}", 343),
-    ("days_between_null", "{{ dbt.datediff('cast(null as date)', \"cast('2011-12-10' as date)\", 'day') }}", None),
+    (
+        "days_between",
+        "{{ dbt.datediff(\"cast('2011-01-01' as date)\", \"cast('2011-12-10' as date)\", 'day') }}",
+        343,
+    ),
+    (
+        "days_between_null",
+        "{{ dbt.datediff('cast(null as date)', \"cast('2011-12-10' as date)\", 'day') }}",
+        None,
+    ),
     ("add_one_day", "{{ add_days(\"cast('2011-12-09' as date)\", 1) }}", date(2011, 12, 10)),
     ("add_minus_days", "{{ add_days(\"cast('2011-03-01' as date)\", -1) }}", date(2011, 2, 28)),
     ("array_second", "{{ array_element(split_to_array(" + repr("'12/1/2010'") + ", '/'), 2) }}", "1"),
     ("array_past_end", "{{ array_element(split_to_array(" + repr("'12/1/2010'") + ", '/'), 5) }}", None),
     ("array_dot_is_literal", "{{ array_element(split_to_array(" + repr("'a..b'") + ", '.'), 2) }}", ""),
     ("array_of_empty_text", "{{ array_element(split_to_array(\"''\", ' '), 1) }}", None),
-    ("array_cast_part", "cast({{ array_element(split_to_array(" + repr("'8 26'") + ", ' '), 2) }} as {{ dbt.type_int() }})", 26),
-    ("bucket_a", "{{ hash_bucket(" + repr("'12346:2011-12-10'") + ", 100) }}", _bucket("12346:2011-12-10", 100)),
-    ("bucket_b", "{{ hash_bucket(" + repr("'17850:2011-12-10'") + ", 100) }}", _bucket("17850:2011-12-10", 100)),
+    (
+        "array_cast_part",
+        "cast({{ array_element(split_to_array(" + repr("'8 26'") + ", ' '), 2) }} as {{ dbt.type_int() }})",
+        26,
+    ),
+    (
+        "bucket_a",
+        "{{ hash_bucket(" + repr("'12346:2011-12-10'") + ", 100) }}",
+        _bucket("12346:2011-12-10", 100),
+    ),
+    (
+        "bucket_b",
+        "{{ hash_bucket(" + repr("'17850:2011-12-10'") + ", 100) }}",
+        _bucket("17850:2011-12-10", 100),
+    ),
     ("bucket_high_bit", "{{ hash_bucket(" + repr("'x'") + ", 1000) }}", _bucket("x", 1000)),
-    ("starts_with_underscore", "{{ text_starts_with(" + repr("'GIFT_0001_10'") + ", " + repr("'GIFT_'") + ") }}", True),
-    ("underscore_not_wildcard", "{{ text_starts_with(" + repr("'GIFTX0001'") + ", " + repr("'GIFT_'") + ") }}", False),
+    (
+        "starts_with_underscore",
+        "{{ text_starts_with(" + repr("'GIFT_0001_10'") + ", " + repr("'GIFT_'") + ") }}",
+        True,
+    ),
+    (
+        "underscore_not_wildcard",
+        "{{ text_starts_with(" + repr("'GIFTX0001'") + ", " + repr("'GIFT_'") + ") }}",
+        False,
+    ),
     ("text_of_int", "{{ dbt.cast('42', dbt.type_string()) }}", "42"),
     ("text_of_date", "{{ dbt.cast(\"cast('2011-12-10' as date)\", dbt.type_string()) }}", "2011-12-10"),
-    ("text_concat", "{{ dbt.cast('7', dbt.type_string()) }} || '-' || {{ dbt.cast('12', dbt.type_string()) }}", "7-12"),
+    (
+        "text_concat",
+        "{{ dbt.cast('7', dbt.type_string()) }} || '-' || {{ dbt.cast('12', dbt.type_string()) }}",
+        "7-12",
+    ),
 ]
 
 
@@ -114,8 +150,15 @@ def test_json_key_value_rows(dbt_on):
     order by feature
     """
     rows = show_rows(run, sql)
-    got = [(r["feature"], float(r["value_now"]), None if r["value_before"] is None else float(r["value_before"])) for r in rows]
-    assert got == [("avg_order_value", 2.55, 3.5), ("recency_days", 12.0, 40.0), ("share", 1e-07, None)], engine
+    got = [
+        (r["feature"], float(r["value_now"]), None if r["value_before"] is None else float(r["value_before"]))
+        for r in rows
+    ]
+    assert got == [
+        ("avg_order_value", 2.55, 3.5),
+        ("recency_days", 12.0, 40.0),
+        ("share", 1e-07, None),
+    ], engine
 
 
 def test_not_materialized_hint(dbt_on):
