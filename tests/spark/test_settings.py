@@ -16,6 +16,7 @@ def test_postgres_is_the_default(monkeypatch):
 def test_spark_is_chosen_by_env_and_keeps_its_files_under_home(monkeypatch, tmp_path):
     monkeypatch.setenv("INSIDERS_TARGET", "spark")
     monkeypatch.setenv("INSIDERS_HOME", str(tmp_path))
+    monkeypatch.delenv("INSIDERS_SPARK_MASTER", raising=False)  # the Spark suite sets local[1]
     settings = Settings()
     assert settings.target == "spark"
     assert settings.spark_home == tmp_path / "spark"
