@@ -5,7 +5,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
+# The Spark extra (dbt-spark session + pyspark, ~500 MB, docs/spark.md) only when the engine is Spark or
+# the Spark test suite is asked for (INSIDERS_SPARK_TESTS=1, as .ci/run does).
+comma := ,
+EXTRAS := dev$(if $(filter spark,$(INSIDERS_TARGET))$(filter 1,$(INSIDERS_SPARK_TESTS)),$(comma)spark)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)-$(subst $(comma),-,$(EXTRAS))
 DATA ?= ../shared/data/online_retail_2010_2011.csv.gz
 
 .PHONY: help install install-prod run test lint fmt bench db-start db-stop clean docs
@@ -16,7 +20,7 @@ help:  ## list the targets
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)  ## create the virtualenv and install the project (pinned by constraints.txt)

@@ -6,6 +6,7 @@ Secrets (the database URL may hold a password) are ``SecretStr`` so they never e
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,17 @@ class Settings(BaseSettings):
     dbt_target: str = "dev"
     dbt_threads: int = 2
     dbt_target_path: Path = PROJECT_ROOT / "target"
+
+    # Engine (issue 12, docs/spark.md): "postgres" (default) or "spark" (dbt-spark `method: session` on a
+    # local pyspark, needs `pip install .[spark]` and Java 17). Spark's warehouse and Derby metastore
+    # live under home/spark so they survive between the dbt invocations of one cycle.
+    target: Literal["postgres", "spark"] = "postgres"
+    spark_master: str = "local[2]"
+    spark_driver_memory: str = "2g"
+
+    @property
+    def spark_home(self) -> Path:
+        return self.home / "spark"
 
     # Read-only role for BI tools (Metabase): USAGE + SELECT on the marts schema only.
     bi_role: str = "insiders_bi"

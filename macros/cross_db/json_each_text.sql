@@ -1,0 +1,19 @@
+{#-
+    The rows (key, value as text) of a flat JSON object, as a lateral table:
+        cross join lateral {{ json_each_text('t.features') }} as kv
+        left join lateral {{ json_each_text('t.other') }} as kv2 on kv.key = kv2.key
+    Postgres reads a jsonb column; Spark a JSON text column (ml tables store JSON as string there).
+    Numbers keep their JSON text on Spark and are normalised by jsonb on Postgres (1e-07 vs 0.0000001):
+    cast the value before comparing it.
+-#}
+{% macro json_each_text(json_expression) -%}
+    {{ return(adapter.dispatch('json_each_text', 'insiders')(json_expression)) }}
+{%- endmacro %}
+
+{% macro default__json_each_text(json_expression) -%}
+    jsonb_each_text({{ json_expression }})
+{%- endmacro %}
+
+{% macro spark__json_each_text(json_expression) -%}
+    explode(from_json({{ json_expression }}, 'map<string, string>'))
+{%- endmacro %}
