@@ -1,5 +1,48 @@
--- The customer features as of the backtest cutoff (backtest.customer_features), built with the marts
--- so a cycle needs no extra dbt run; the segmentation job segments them for the backtest.
+-- One row per customer with a purchase before the backtest cutoff (int_reference_dates), built into
+-- schema backtest as customer_features; the segmentation job segments them for the backtest.
 {{ config(materialized='table', schema='backtest', alias='customer_features') }}
 
-{{ customer_features_at(backtest_cutoff()) }}
+with
+
+features as (
+
+    select * from {{ ref('int_customer_features_by_reference_date') }}
+
+),
+
+final as (
+
+    select
+        customer_id,
+        as_of_date,
+        country,
+        first_purchase_at,
+        last_purchase_at,
+        gross_revenue,
+        recency_days,
+        purchases,
+        items,
+        products,
+        avg_order_value,
+        avg_days_between_purchases,
+        purchase_frequency,
+        returned_items,
+        avg_basket_size,
+        avg_basket_products,
+        revenue_returned,
+        returns_rate,
+        repeat_purchase_days,
+        active_span_days,
+        customer_age_days,
+        avg_repeat_day_revenue,
+        r_score,
+        f_score,
+        m_score,
+        rfm_score
+
+    from features
+    where reference_name = 'backtest_cutoff'
+
+)
+
+select * from final

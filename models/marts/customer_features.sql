@@ -1,2 +1,45 @@
--- One row per customer: see the macro customer_features_at (shared with backtest_customer_features).
-{{ customer_features_at(as_of_date()) }}
+-- One row per customer with a purchase before the current reference date (int_reference_dates).
+with
+
+features as (
+
+    select * from {{ ref('int_customer_features_by_reference_date') }}
+
+),
+
+final as (
+
+    select
+        customer_id,
+        as_of_date,
+        country,
+        first_purchase_at,
+        last_purchase_at,
+        gross_revenue,
+        recency_days,
+        purchases,
+        items,
+        products,
+        avg_order_value,
+        avg_days_between_purchases,
+        purchase_frequency,
+        returned_items,
+        avg_basket_size,
+        avg_basket_products,
+        revenue_returned,
+        returns_rate,
+        repeat_purchase_days,
+        active_span_days,
+        customer_age_days,
+        avg_repeat_day_revenue,
+        r_score,
+        f_score,
+        m_score,
+        rfm_score
+
+    from features
+    where reference_name = 'current'
+
+)
+
+select * from final

@@ -1,0 +1,65 @@
+"""Row count and checksum of every published table (schemas marts and backtest), without the columns
+that differ between any two runs (run ids, backtest ids, timestamps of the run, artefact paths).
+
+Used to show a refactor leaves the marts the same: run a cycle on a fresh database before and after,
+print the fingerprints, diff them.
+
+    .venv/bin/python scripts/marts_fingerprint.py > before.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from psycopg2 import sql
+
+from insiders import db
+from insiders.settings import get_settings
+
+VOLATILE = ("run_id", "backtest_id", "artifact_uri", "code_version", "seconds", "job_run_id")
+VOLATILE_TYPES = ("timestamp with time zone",)
+
+
+def fingerprints(conn, schemas: tuple[str, ...]) -> list[str]:
+    lines = []
+    with conn.cursor() as cur:
+        cur.execute(
+            """select table_schema, table_name from information_schema.tables
+               where table_schema = any(%s) order by 1, 2""",
+            (list(schemas),),
+        )
+        for schema, table in cur.fetchall():
+            cur.execute(
+                """select column_name, data_type from information_schema.columns
+                   where table_schema = %s and table_name = %s order by ordinal_position""",
+                (schema, table),
+            )
+            kept = [
+                (name, kind)
+                for name, kind in cur.fetchall()
+                if not any(v in name for v in VOLATILE) and kind not in VOLATILE_TYPES
+            ]
+            columns = [name for name, _ in kept]
+            types = ",".join(f"{name}:{kind}" for name, kind in kept)
+            row = sql.SQL("row({})::text").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
+            cur.execute(
+                sql.SQL("select count(*), md5(coalesce(string_agg(r, '|' order by r), '')) from "
+                        "(select {} as r from {}) t").format(row, sql.Identifier(schema, table))
+            )
+            count, digest = cur.fetchone()
+            lines.append(f"{schema}.{table}\t{count}\t{digest}\t{len(columns)} columns: {types}")
+    conn.rollback()
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--schema", action="append", default=None)
+    args = parser.parse_args()
+    url = db.database_url(get_settings())
+    with db.raw_connection(url) as conn:
+        print("\n".join(fingerprints(conn, tuple(args.schema or ("marts", "backtest")))))
+
+
+if __name__ == "__main__":
+    main()
