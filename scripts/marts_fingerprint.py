@@ -43,8 +43,10 @@ def fingerprints(conn, schemas: tuple[str, ...]) -> list[str]:
             types = ",".join(f"{name}:{kind}" for name, kind in kept)
             row = sql.SQL("row({})::text").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
             cur.execute(
-                sql.SQL("select count(*), md5(coalesce(string_agg(r, '|' order by r), '')) from "
-                        "(select {} as r from {}) t").format(row, sql.Identifier(schema, table))
+                sql.SQL(
+                    "select count(*), md5(coalesce(string_agg(r, '|' order by r), '')) from "
+                    "(select {} as r from {}) t"
+                ).format(row, sql.Identifier(schema, table))
             )
             count, digest = cur.fetchone()
             lines.append(f"{schema}.{table}\t{count}\t{digest}\t{len(columns)} columns: {types}")

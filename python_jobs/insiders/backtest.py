@@ -116,7 +116,7 @@ def read_backtest_frame(conn, run_id: str, cutoff: date, horizon_days: int) -> p
     )
     labels = _query(
         conn,
-        """select cs.customer_id, s.segment_name, s.is_insider
+        """select cs.customer_id, s.archetype as segment_name, s.is_insider
            from ml.customer_segments cs
            join ml.segments s on s.run_id = cs.run_id and s.segment_id = cs.segment_id
            where cs.run_id = %s""",

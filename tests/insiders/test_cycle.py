@@ -43,7 +43,7 @@ def _query(url, sql):
 MART_FINGERPRINT = """
     select (select count(*) from marts.customer_features), (select sum(gross_revenue) from marts.customer_features),
            (select count(*) from marts.customer_segments), (select string_agg(segment_name, ',' order by segment_id)
-           from marts.segment_summary), (select max(run_id) from marts.customer_segments)
+           from marts.segment_summary), (select run_id from marts.segmentation_runs where is_current)
 """
 
 

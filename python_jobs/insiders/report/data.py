@@ -55,7 +55,7 @@ CANDIDATE_COLUMNS = (
     "algorithm", "k", "n_segments", "silhouette", "davies_bouldin", "calinski_harabasz", "bic",
     "smallest_share", "insiders_share", "insiders_revenue_share", "selection_tier", "is_chosen",
 )  # fmt: skip
-FLOW_COLUMNS = ("previous_run_id", "from_segment", "to_segment", "customers")
+FLOW_COLUMNS = ("previous_run_id", "from_segment", "to_segment", "change_type", "customers")
 CHANGE_COLUMNS = (
     "change_type",
     "from_segment",
@@ -138,17 +138,13 @@ def _select(
 
 # ------------------------------------------------------------------------------------------- queries
 def current_run_id(conn, schema: str = "marts") -> str:
-    """The run the published segments belong to (segmentation_runs.is_current, else customer_segments)."""
-    if table_exists(conn, schema, "segmentation_runs"):
-        runs = _select(conn, schema, "segmentation_runs", ("run_id",), where="is_current")
-        if not runs.empty:
-            return str(runs["run_id"].iloc[0])
-    if table_exists(conn, schema, "customer_segments"):
-        query = pgsql.SQL("select max(run_id) from {}").format(pgsql.Identifier(schema, "customer_segments"))
-        latest = query_frame(conn, query).iloc[0, 0]
-        if latest is not None:
-            return str(latest)
-    raise UserError(f"no segmentation in {schema}.customer_segments yet: run `insiders run` first")
+    """The run the published marts show: segmentation_runs.is_current (dbt decides it)."""
+    runs = _select(conn, schema, "segmentation_runs", ("run_id",), where="is_current")
+    if runs.empty:
+        raise UserError(
+            f"no current segmentation run in {schema}.segmentation_runs: run `insiders run` first"
+        )
+    return str(runs["run_id"].iloc[0])
 
 
 def segmentation_run(conn, run_id: str, schema: str = "marts") -> dict:

@@ -347,7 +347,7 @@ def _segment_row(label, match, name, is_insider, profiles, centre_fitted, centre
     p = profiles.loc[label]
     return {
         "segment_id": match.segment_id,
-        "segment_name": name,
+        "archetype": name,
         "is_insider": bool(is_insider),
         "model_label": int(label),
         "size": int(p["size"]),
@@ -371,7 +371,7 @@ def _summary(seg: dict) -> SegmentSummary:
     median = seg["profile"]["median"]
     return SegmentSummary(
         segment_id=seg["segment_id"],
-        segment_name=seg["segment_name"],
+        segment_name=seg["archetype"],
         is_insider=seg["is_insider"],
         size=seg["size"],
         share_of_customers=seg["share_of_customers"],

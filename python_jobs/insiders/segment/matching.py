@@ -95,7 +95,7 @@ def assign_ids(
     for label in ordered_labels:
         if label in matched:
             row, cost = matched[label]
-            out[label] = Match(label, int(row["segment_id"]), str(row["segment_name"]), cost, method)
+            out[label] = Match(label, int(row["segment_id"]), str(row["archetype"]), cost, method)
         else:
             out[label] = Match(label, next_id, None, None, None)
             next_id += 1

@@ -38,8 +38,6 @@ RUN_COLUMNS = (
     "inertia",
     "bic",
     "insiders_segment_id",
-    "insiders_share",
-    "insiders_revenue_share",
     "previous_run_id",
     "adjusted_rand_index",
     "customers_compared",
@@ -108,12 +106,12 @@ def previous_run(conn) -> dict | None:
 def previous_segments(conn, run_id: str) -> pd.DataFrame:
     with conn.cursor() as cur:
         cur.execute(
-            """select segment_id, segment_name, is_insider, centre_original from ml.segments
+            """select segment_id, archetype, is_insider, centre_original from ml.segments
                where run_id = %s order by segment_id""",
             (run_id,),
         )
         rows = cur.fetchall()
-    return pd.DataFrame(rows, columns=["segment_id", "segment_name", "is_insider", "centre_original"])
+    return pd.DataFrame(rows, columns=["segment_id", "archetype", "is_insider", "centre_original"])
 
 
 def previous_labels(conn, run_id: str) -> pd.Series:
@@ -149,14 +147,13 @@ def write_candidates(conn, run_id: str, candidates: pd.DataFrame) -> None:
 
 
 def write_segments(conn, run_id: str, segments: list[Mapping]) -> None:
+    # raw model output only: dbt computes the shares and makes the displayed name from the archetype
     cols = [
         "segment_id",
-        "segment_name",
+        "archetype",
         "is_insider",
         "model_label",
         "size",
-        "share_of_customers",
-        "revenue_share",
         "centre",
         "centre_original",
         "profile",

@@ -123,10 +123,12 @@ def test_reading_ends_its_own_transaction_but_not_the_callers(marts):
         assert cur.fetchone()[0] == 1
 
 
-def test_current_run_falls_back_to_customer_segments(marts):
-    with marts.cursor() as cur:
-        cur.execute("drop table marts.segmentation_runs")
+def test_the_current_run_is_the_one_dbt_marks_current(marts):
     assert report_data.current_run_id(marts) == tiny_marts.RUN
+    with marts.cursor() as cur:
+        cur.execute("update marts.segmentation_runs set is_current = false")
+    with pytest.raises(UserError, match="no current segmentation run"):
+        report_data.current_run_id(marts)
 
 
 def test_report_filename_is_safe():

@@ -3,6 +3,8 @@ code version."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,12 +103,15 @@ def test_choice_falls_back_when_nothing_is_eligible():
     assert choose(out_of_range, SelectionRule()).k == 3  # tier 3
 
 
-def test_names_are_unique_even_with_more_segments_than_archetypes():
+def test_an_archetype_is_shared_only_when_all_are_taken():
     rng = np.random.default_rng(1)
     profiles = pd.DataFrame(rng.uniform(0, 1, size=(14, 3)), columns=["r_rank", "f_rank", "m_rank"])
     names = naming.archetype_names(profiles, list(range(14)), taken={"Lost"})
-    assert len(set(names.values())) == 14
-    assert "Lost" not in names.values() and naming.INSIDERS not in names.values()
+    uses = Counter(names.values())
+    assert set(uses) - {"Lost"} == set(naming.ARCHETYPES) - {"Lost"}  # every free archetype is used
+    assert max(uses.values()) == 2 and naming.INSIDERS not in uses
+    few = naming.archetype_names(profiles.head(5), list(range(5)), taken={"Lost"})
+    assert len(set(few.values())) == 5 and "Lost" not in few.values()  # enough free ones: no sharing
     assert names == naming.archetype_names(profiles, list(range(14)), taken={"Lost"})  # deterministic
 
 
@@ -130,7 +135,7 @@ def test_overlap_matching_pairs_segments_sharing_customers():
     cost = matching.overlap_costs(customers, labels, [0, 1, 2], previous, [3, 7])
     pairs = matching.hungarian(cost, 1 - matching.MIN_JACCARD)
     assert sorted((r, c) for r, c, _ in pairs) == [(0, 1), (1, 0)]  # 2 shares too little with 3 or 7
-    prev = pd.DataFrame({"segment_id": [3, 7], "segment_name": ["Lost", "Promising"]})
+    prev = pd.DataFrame({"segment_id": [3, 7], "archetype": ["Lost", "Promising"]})
     ids = matching.assign_ids([0, 1, 2], pairs, prev, next_id=8, method="overlap")
     assert [(m.segment_id, m.previous_name) for m in ids.values()] == [
         (7, "Promising"),
