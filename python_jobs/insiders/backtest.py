@@ -1,7 +1,7 @@
 """Proof that the Insiders are better: segment as of a past cutoff, then look at what happened.
 
 1. dbt builds ``backtest_customer_features`` (schema ``backtest``, table ``customer_features``): the
-   features as of the cutoff — the cycle's own dbt build does it, `insiders backtest` runs just it;
+   features as of the cutoff, which dbt decides (int_reference_dates) — the cycle's upstream build;
 2. the segmentation job segments those customers (a run with purpose ``backtest``);
 3. the next ``horizon_days`` of purchases (from dbt's ``int_purchase_lines``) are the truth:
    the share of that future revenue (of all customers known at the cutoff) captured by
@@ -27,7 +27,6 @@ from psycopg2.extras import execute_values
 from sqlalchemy.engine import URL
 
 from insiders import db
-from insiders.dbt import run_dbt
 from insiders.errors import UserError
 from insiders.forecast_job import ensure_forecast_schema, fit_forecast, read_lifetime_inputs
 from insiders.settings import Settings
@@ -74,16 +73,6 @@ class BacktestResult:
             f"actual {total.actual_revenue:,.0f} ({total.revenue_error_pct:+.1%})"
         )
         return "\n".join(lines)
-
-
-def default_cutoff(as_of: date, horizon_days: int = 91) -> date:
-    return as_of - timedelta(days=horizon_days)
-
-
-def build_cutoff_features(url: URL, settings: Settings, cutoff: date, horizon_days: int) -> None:
-    """Build only the backtest features, as of ``cutoff`` (what `insiders backtest --cutoff` does)."""
-    dbt_vars = {"backtest_cutoff": cutoff.isoformat(), "backtest_horizon_days": horizon_days}
-    run_dbt(["run", "--select", "backtest_customer_features"], url, settings, dbt_vars, quiet=True)
 
 
 def cutoff_features_summary(conn) -> tuple[date | None, int]:
@@ -191,26 +180,18 @@ def validate_forecast(frame: pd.DataFrame, predicted: pd.DataFrame, horizon_days
 
 
 def run_backtest(
-    url: URL,
-    settings: Settings,
-    *,
-    cutoff: date | None = None,
-    horizon_days: int = 91,
-    seed: int = 42,
-    cycle_run_id=None,
+    url: URL, settings: Settings, *, horizon_days: int = 91, seed: int = 42, cycle_run_id=None
 ) -> BacktestResult:
-    """Backtest at ``cutoff`` (building the cutoff features first), or, with ``cutoff=None``, on the
-    backtest features the cycle's dbt build already made (as of as_of_date − horizon)."""
+    """Backtest on the cutoff features the cycle's upstream dbt build made (the cycle runs it:
+    `insiders backtest` is a cycle without load and segmentation)."""
     from insiders.segment import run_segmentation
 
     if horizon_days < 1:
         raise ValueError("horizon_days must be at least 1")
-    if cutoff is not None:
-        build_cutoff_features(url, settings, cutoff, horizon_days)
     with db.raw_connection(url) as conn:
         cutoff, _ = cutoff_features_summary(conn)
     if cutoff is None:
-        raise UserError("no backtest features: run `insiders run` first, or give --cutoff")
+        raise UserError("no backtest features: run `insiders run` or `insiders backtest` first")
     engine = db.make_engine(url)
     try:
         segmentation = run_segmentation(

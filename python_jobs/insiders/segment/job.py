@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 import insiders
 from insiders.errors import UserError
+from insiders.logs import StepTimer
 from insiders.segment import features as feats
 from insiders.segment import matching, naming, store
 from insiders.segment.artifact import SegmentModel, save_model
@@ -174,7 +175,7 @@ def run_segmentation(
 
 def _run(conn, settings, run, t_start, as_of_date, k_range, families, rule, seed) -> SegmentationResult:
     timings: dict[str, float] = {}
-    clock = _Clock(timings)
+    clock = StepTimer(log, timings, level=logging.DEBUG)
 
     with clock("read"):
         frame = feats.read_features(conn, run["features_schema"], as_of_date)
@@ -423,17 +424,6 @@ def code_version() -> str:
         return version
     described = out.stdout.strip()
     return f"{version}+git.{described}" if out.returncode == 0 and described else version
-
-
-class _Clock:
-    def __init__(self, timings: dict[str, float]):
-        self.timings = timings
-
-    @contextmanager
-    def __call__(self, step: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        yield
-        self.timings[step] = round(time.perf_counter() - t0, 3)
 
 
 @contextmanager
