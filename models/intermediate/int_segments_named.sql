@@ -72,7 +72,12 @@ final as (
         numbered.segment_id,
         case
             when numbered.archetype_number = 1 then numbered.archetype
-            else {{ dbt.concat(["numbered.archetype", "' ('", "cast(numbered.archetype_number as " ~ dbt.type_string() ~ ")", "')'"]) }}
+            else {{ dbt.concat([
+                "numbered.archetype",
+                "' ('",
+                "cast(numbered.archetype_number as " ~ dbt.type_string() ~ ")",
+                "')'",
+            ]) }}
         end as segment_name,
         numbered.archetype,
         numbered.is_insider,
