@@ -3,13 +3,9 @@
 Insiders: the segment whose customers have the highest MEDIAN gross_revenue (ties: higher mean, then
 the lower label). The median rather than the mean because one reseller spending 100x the others can
 lift the mean of a mediocre segment above a segment of consistently big spenders; the median asks
-"is the typical member of this segment a top customer". Data-driven value scores computed from the
-same pre-cutoff data were tried as the rule (mean or median of net revenue, of revenue weighted by
-recency, of revenue per day since the first purchase, and of the expected revenue of the next 91 days
-from a BG/NBD + Gamma-Gamma fit): on the real file and at the six backtest cutoffs (see features) each
-picks the same segment as the median revenue. What changed the Insiders' backtest was who goes into
-the segment (the revenue weight in features), not which segment is picked, so the simplest rule to
-explain stays.
+"is the typical member of this segment a top customer". Other value scores (net revenue, revenue
+weighted by recency, revenue per day, the forecast's expected revenue) picked the same segment in the
+backtests, so the simplest rule to explain stays.
 
 Archetypes come from where a segment sits relative to the whole population on R, F and M: each
 customer gets the percentile rank (0-1) of their recency (more recent = higher), purchases and
