@@ -1,7 +1,8 @@
 {#-
     The dates the customer features are computed at, decided here only (one row each):
     - current: var('as_of_date') when set (YYYY-MM-DD), else the day after the latest invoice date;
-    - backtest_cutoff: var('backtest_cutoff') when set, else current − var('backtest_horizon_days').
+    - backtest_cutoff: var('backtest_cutoff') when set, else current − var('backtest_horizon_days'),
+      with the end of the horizon after it (horizon_end_date).
     Only transactions strictly before a reference date count in the features as of that date.
 -#}
 {%- set as_of_var = var('as_of_date') -%}
@@ -52,7 +53,8 @@ final as (
 
     select
         'current' as reference_name,
-        reference_date
+        reference_date,
+        cast(null as date) as horizon_end_date
 
     from current_date_of_features
 
@@ -60,7 +62,11 @@ final as (
 
     select
         'backtest_cutoff' as reference_name,
-        reference_date
+        reference_date,
+        -- the backtest's truth: purchases from the cutoff up to (not including) this date
+        cast(
+            {{ dbt.dateadd('day', var('backtest_horizon_days') | int, 'reference_date') }} as date
+        ) as horizon_end_date
 
     from backtest_cutoff
 

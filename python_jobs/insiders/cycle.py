@@ -217,9 +217,7 @@ def _backtest(url, settings: Settings, plan: CyclePlan, cycle_run_id):
             raise UserError(f"backtest impossible: {message}")
         log.warning("backtest skipped: %s", message)
         return None
-    return run_backtest(
-        url, settings, horizon_days=plan.horizon_days, seed=plan.seed, cycle_run_id=cycle_run_id
-    )
+    return run_backtest(url, settings, seed=plan.seed, cycle_run_id=cycle_run_id)
 
 
 def _secret(value) -> str | None:

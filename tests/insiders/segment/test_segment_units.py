@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import pairwise_distances, silhouette_score
 
-from insiders.segment import features, job, matching, naming, rules
+from insiders.segment import features, job, matching, naming, rules, store
 from insiders.segment.model import (
     Candidate,
     SelectionRule,
@@ -18,7 +18,7 @@ from insiders.segment.model import (
     fit_candidates,
     silhouette_from_distances,
 )
-from tests.insiders.segment.synthetic import retail_like_customers
+from tests.insiders.segment.synthetic import retail_like_customers, separated_customers
 
 
 def test_revenue_weighs_four_times_as_much_as_each_behaviour_feature():
@@ -157,3 +157,27 @@ def test_code_version_without_git(monkeypatch):
 
     monkeypatch.setattr(job.subprocess, "run", no_git)
     assert job.code_version() == job.insiders.__version__
+
+
+def _as_previous(run: job.SegmentationRun, next_id: int = 100) -> store.PreviousRun:
+    segments = pd.DataFrame(run.segment_rows)[["segment_id", "archetype", "is_insider", "centre_original"]]
+    labels = run.customer_rows.set_index("customer_id")["segment_id"]
+    return store.PreviousRun(run.run_id, list(features.FEATURES), segments, labels, next_id)
+
+
+def test_segment_is_pure_repeatable_and_keeps_ids_against_the_previous_run():
+    frame, _ = separated_customers(n=300, seed=7)
+    first = job.segment(frame, None, seed=1, k_range=range(3, 6))  # no database, no files
+    again = job.segment(frame, None, seed=1, k_range=range(3, 6))
+    assert first.customer_rows["segment_id"].tolist() == again.customer_rows["segment_id"].tolist()
+    assert first.previous_run_id is None and first.adjusted_rand_index is None
+    assert sum(s.is_insider for s in first.segments) == 1
+
+    second = job.segment(frame, _as_previous(first), seed=2, k_range=range(3, 6))
+    assert second.previous_run_id == first.run_id
+    assert {s.segment_id: s.segment_name for s in second.segments} == {
+        s.segment_id: s.segment_name for s in first.segments
+    }  # matched to the previous run: same ids, same archetypes
+    assert second.adjusted_rand_index == pytest.approx(1.0)
+    row = second.run_row()
+    assert (row["status"], row["chosen_k"], row["previous_run_id"]) == ("succeeded", second.k, first.run_id)
