@@ -20,7 +20,7 @@ VOLATILE = ("run_id", "backtest_id", "artifact_uri", "code_version", "seconds", 
 VOLATILE_TYPES = ("timestamp with time zone",)
 
 
-def fingerprints(conn, schemas: tuple[str, ...]) -> list[str]:
+def fingerprints(conn, schemas: tuple[str, ...], ignore: tuple[str, ...] = ()) -> list[str]:
     lines = []
     with conn.cursor() as cur:
         cur.execute(
@@ -37,7 +37,10 @@ def fingerprints(conn, schemas: tuple[str, ...]) -> list[str]:
             kept = [
                 (name, kind)
                 for name, kind in cur.fetchall()
-                if not any(v in name for v in VOLATILE) and kind not in VOLATILE_TYPES
+                if not any(v in name for v in VOLATILE)
+                and kind not in VOLATILE_TYPES
+                and name not in ignore
+                and f"{table}.{name}" not in ignore
             ]
             columns = [name for name, _ in kept]
             types = ",".join(f"{name}:{kind}" for name, kind in kept)
@@ -57,10 +60,13 @@ def fingerprints(conn, schemas: tuple[str, ...]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--schema", action="append", default=None)
+    parser.add_argument(
+        "--ignore", action="append", default=[], help="a column (or table.column) left out (repeatable)"
+    )
     args = parser.parse_args()
     url = db.database_url(get_settings())
     with db.raw_connection(url) as conn:
-        print("\n".join(fingerprints(conn, tuple(args.schema or ("marts", "backtest")))))
+        print("\n".join(fingerprints(conn, tuple(args.schema or ("marts", "backtest")), tuple(args.ignore))))
 
 
 if __name__ == "__main__":

@@ -49,7 +49,31 @@ invoices_before as (
 
 ),
 
-customer_invoices as (
+purchase_days as (
+
+    -- one row per customer and day with a purchase
+    select
+        reference_name,
+        reference_date,
+        customer_id,
+        purchase_date,
+        sum(revenue) as revenue,
+        sum(items) as items,
+        count(*) as invoices,
+        sum(basket_products) as basket_products,
+        min(opened_at) as first_opened_at,
+        max(last_line_at) as last_line_at,
+        row_number() over (
+            partition by reference_name, customer_id
+            order by purchase_date
+        ) as purchase_day_number
+
+    from invoices_before
+    group by reference_name, reference_date, customer_id, purchase_date
+
+),
+
+customer_purchases as (
 
     select
         reference_name,
@@ -57,46 +81,17 @@ customer_invoices as (
         customer_id,
         sum(revenue) as gross_revenue,
         sum(items) as items,
-        count(*) as purchases,
-        avg(basket_products) as avg_basket_products,
-        min(opened_at) as first_purchase_at,
-        max(last_line_at) as last_purchase_at
-
-    from invoices_before
-    group by reference_name, reference_date, customer_id
-
-),
-
-purchase_days as (
-
-    -- one row per customer and day with a purchase
-    select
-        reference_name,
-        customer_id,
-        purchase_date,
-        sum(revenue) as revenue,
-        row_number() over (
-            partition by reference_name, customer_id
-            order by purchase_date
-        ) as purchase_day_number
-
-    from invoices_before
-    group by reference_name, customer_id, purchase_date
-
-),
-
-customer_purchase_days as (
-
-    select
-        reference_name,
-        customer_id,
+        cast(sum(invoices) as {{ dbt.type_bigint() }}) as purchases,
+        sum(basket_products) as basket_products,
+        min(first_opened_at) as first_purchase_at,
+        max(last_line_at) as last_purchase_at,
         count(*) as purchase_days,
         min(purchase_date) as first_purchase_date,
         max(purchase_date) as last_purchase_date,
         avg(case when purchase_day_number > 1 then revenue end) as avg_repeat_day_revenue
 
     from purchase_days
-    group by reference_name, customer_id
+    group by reference_name, reference_date, customer_id
 
 ),
 
@@ -131,18 +126,6 @@ customer_country_ranks as (
 
 ),
 
-customer_countries as (
-
-    select
-        reference_name,
-        customer_id,
-        country
-
-    from customer_country_ranks
-    where country_rank = 1
-
-),
-
 customer_returns as (
 
     select
@@ -157,74 +140,177 @@ customer_returns as (
 
 ),
 
+customer_facts as (
+
+    -- the per-customer parts side by side: a union and one grouping instead of joins, so the plan
+    -- stays a few hash aggregates whatever the planner guesses about the parts' sizes
+    select
+        reference_name,
+        customer_id,
+        gross_revenue,
+        items,
+        purchases,
+        basket_products,
+        first_purchase_at,
+        last_purchase_at,
+        purchase_days,
+        first_purchase_date,
+        last_purchase_date,
+        avg_repeat_day_revenue,
+        cast(null as {{ dbt.type_bigint() }}) as products,
+        cast(null as {{ dbt.type_string() }}) as country,
+        cast(null as {{ dbt.type_bigint() }}) as returned_items,
+        cast(null as {{ dbt.type_numeric() }}) as revenue_returned
+
+    from customer_purchases
+
+    union all
+
+    select
+        reference_name,
+        customer_id,
+        null as gross_revenue,
+        null as items,
+        null as purchases,
+        null as basket_products,
+        null as first_purchase_at,
+        null as last_purchase_at,
+        null as purchase_days,
+        null as first_purchase_date,
+        null as last_purchase_date,
+        null as avg_repeat_day_revenue,
+        products,
+        null as country,
+        null as returned_items,
+        null as revenue_returned
+
+    from customer_products
+
+    union all
+
+    select
+        reference_name,
+        customer_id,
+        null as gross_revenue,
+        null as items,
+        null as purchases,
+        null as basket_products,
+        null as first_purchase_at,
+        null as last_purchase_at,
+        null as purchase_days,
+        null as first_purchase_date,
+        null as last_purchase_date,
+        null as avg_repeat_day_revenue,
+        null as products,
+        country,
+        null as returned_items,
+        null as revenue_returned
+
+    from customer_country_ranks
+    where country_rank = 1
+
+    union all
+
+    select
+        reference_name,
+        customer_id,
+        null as gross_revenue,
+        null as items,
+        null as purchases,
+        null as basket_products,
+        null as first_purchase_at,
+        null as last_purchase_at,
+        null as purchase_days,
+        null as first_purchase_date,
+        null as last_purchase_date,
+        null as avg_repeat_day_revenue,
+        null as products,
+        null as country,
+        returned_items,
+        revenue_returned
+
+    from customer_returns
+
+),
+
+customers as (
+
+    select
+        reference_dates.reference_name,
+        reference_dates.reference_date,
+        customer_facts.customer_id,
+        max(customer_facts.gross_revenue) as gross_revenue,
+        max(customer_facts.items) as items,
+        max(customer_facts.purchases) as purchases,
+        max(customer_facts.basket_products) as basket_products,
+        max(customer_facts.first_purchase_at) as first_purchase_at,
+        max(customer_facts.last_purchase_at) as last_purchase_at,
+        max(customer_facts.purchase_days) as purchase_days,
+        max(customer_facts.first_purchase_date) as first_purchase_date,
+        max(customer_facts.last_purchase_date) as last_purchase_date,
+        max(customer_facts.avg_repeat_day_revenue) as avg_repeat_day_revenue,
+        max(customer_facts.products) as products,
+        max(customer_facts.country) as country,
+        max(customer_facts.returned_items) as returned_items,
+        max(customer_facts.revenue_returned) as revenue_returned
+
+    from customer_facts
+    inner join reference_dates on customer_facts.reference_name = reference_dates.reference_name
+    group by reference_dates.reference_name, reference_dates.reference_date, customer_facts.customer_id
+    -- customers with a purchase before the reference date (a return alone makes no customer)
+    having max(customer_facts.purchases) is not null
+
+),
+
 features as (
 
     -- Day arithmetic uses purchase days (the day each invoice was opened). Sums of money stay exact
     -- (decimal); averages and rates are 64-bit floats, what the segmentation reads them as.
     select
-        customer_invoices.reference_name,
-        customer_invoices.customer_id,
-        customer_invoices.reference_date as as_of_date,
-        customer_countries.country,
-        customer_invoices.first_purchase_at,
-        customer_invoices.last_purchase_at,
-        customer_invoices.gross_revenue,
+        reference_name,
+        customer_id,
+        reference_date as as_of_date,
+        country,
+        first_purchase_at,
+        last_purchase_at,
+        gross_revenue,
         {{ dbt.datediff(
-            'customer_purchase_days.last_purchase_date', 'customer_invoices.reference_date', 'day'
+            'last_purchase_date', 'reference_date', 'day'
         ) }} as recency_days,
-        customer_invoices.purchases,
-        customer_invoices.items,
-        customer_products.products,
-        cast(customer_invoices.gross_revenue as {{ type_double() }})
-        / customer_invoices.purchases as avg_order_value,
+        purchases,
+        items,
+        products,
+        cast(gross_revenue as {{ type_double() }}) / purchases as avg_order_value,
         case
-            when customer_purchase_days.purchase_days > 1
+            when purchase_days > 1
                 then
                     cast({{ dbt.datediff(
-                        'customer_purchase_days.first_purchase_date',
-                        'customer_purchase_days.last_purchase_date',
-                        'day'
+                        'first_purchase_date', 'last_purchase_date', 'day'
                     ) }} as {{ type_double() }})
-                    / (customer_purchase_days.purchase_days - 1)
+                    / (purchase_days - 1)
         end as avg_days_between_purchases,
         -- the first purchase is strictly before the reference date, so the divisor is at least 1
-        cast(customer_invoices.purchases as {{ type_double() }})
+        cast(purchases as {{ type_double() }})
         / {{ dbt.datediff(
-            'customer_purchase_days.first_purchase_date', 'customer_invoices.reference_date', 'day'
+            'first_purchase_date', 'reference_date', 'day'
         ) }} as purchase_frequency,
-        coalesce(customer_returns.returned_items, 0) as returned_items,
-        cast(customer_invoices.items as {{ type_double() }}) / customer_invoices.purchases as avg_basket_size,
-        cast(customer_invoices.avg_basket_products as {{ type_double() }}) as avg_basket_products,
-        coalesce(customer_returns.revenue_returned, 0) as revenue_returned,
-        cast(coalesce(customer_returns.returned_items, 0) as {{ type_double() }})
-        / customer_invoices.items as returns_rate,
+        coalesce(returned_items, 0) as returned_items,
+        cast(items as {{ type_double() }}) / purchases as avg_basket_size,
+        -- the mean over invoices, as a decimal first (what avg() gives), then a float
+        cast(basket_products / purchases as {{ type_double() }}) as avg_basket_products,
+        coalesce(revenue_returned, 0) as revenue_returned,
+        cast(coalesce(returned_items, 0) as {{ type_double() }}) / items as returns_rate,
         -- lifetime summary in days (BG/NBD, Gamma-Gamma inputs of the forecast job)
-        customer_purchase_days.purchase_days - 1 as repeat_purchase_days,
+        purchase_days - 1 as repeat_purchase_days,
         {{ dbt.datediff(
-            'customer_purchase_days.first_purchase_date', 'customer_purchase_days.last_purchase_date', 'day'
+            'first_purchase_date', 'last_purchase_date', 'day'
         ) }} as active_span_days,
         {{ dbt.datediff(
-            'customer_purchase_days.first_purchase_date', 'customer_invoices.reference_date', 'day'
+            'first_purchase_date', 'reference_date', 'day'
         ) }} as customer_age_days,
-        cast(customer_purchase_days.avg_repeat_day_revenue as {{ type_double() }}) as avg_repeat_day_revenue
+        cast(avg_repeat_day_revenue as {{ type_double() }}) as avg_repeat_day_revenue
 
-    from customer_invoices
-    inner join customer_purchase_days
-        on
-            customer_invoices.reference_name = customer_purchase_days.reference_name
-            and customer_invoices.customer_id = customer_purchase_days.customer_id
-    inner join customer_products
-        on
-            customer_invoices.reference_name = customer_products.reference_name
-            and customer_invoices.customer_id = customer_products.customer_id
-    inner join customer_countries
-        on
-            customer_invoices.reference_name = customer_countries.reference_name
-            and customer_invoices.customer_id = customer_countries.customer_id
-    left join customer_returns
-        on
-            customer_invoices.reference_name = customer_returns.reference_name
-            and customer_invoices.customer_id = customer_returns.customer_id
+    from customers
 
 ),
 
