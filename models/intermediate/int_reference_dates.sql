@@ -5,14 +5,6 @@
       with the end of the horizon after it (horizon_end_date).
     Only transactions strictly before a reference date count in the features as of that date.
 -#}
-{%- set as_of_var = var('as_of_date') -%}
-{%- set cutoff_var = var('backtest_cutoff') -%}
-{%- for name, value in [('as_of_date', as_of_var), ('backtest_cutoff', cutoff_var)] -%}
-    {%- if value is not none and not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value | string) -%}
-        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a date written YYYY-MM-DD, got: " ~ value) }}
-    {%- endif -%}
-{%- endfor -%}
-
 with
 
 transactions as (
@@ -24,11 +16,9 @@ transactions as (
 current_date_of_features as (
 
     select
-        {% if as_of_var is none -%}
-            cast({{ dbt.dateadd('day', 1, 'max(cast(invoiced_at as date))') }} as date)
-        {%- else -%}
-            cast('{{ as_of_var }}' as date)
-        {%- endif %} as reference_date
+        {{ date_var(
+            'as_of_date', "cast(" ~ dbt.dateadd('day', 1, 'max(cast(invoiced_at as date))') ~ " as date)"
+        ) }} as reference_date
 
     from transactions
 
@@ -37,13 +27,10 @@ current_date_of_features as (
 backtest_cutoff as (
 
     select
-        {% if cutoff_var is none -%}
-            cast(
-                {{ dbt.dateadd('day', -(var('backtest_horizon_days') | int), 'reference_date') }} as date
-            )
-        {%- else -%}
-            cast('{{ cutoff_var }}' as date)
-        {%- endif %} as reference_date
+        {{ date_var(
+            'backtest_cutoff',
+            "cast(" ~ dbt.dateadd('day', -(var('backtest_horizon_days') | int), 'reference_date') ~ " as date)"
+        ) }} as reference_date
 
     from current_date_of_features
 

@@ -208,21 +208,15 @@ def segmentation_candidates(conn, run_id: str, ml_schema: str = "ml") -> pd.Data
     )
 
 
-def segment_flows(conn, run_id: str, schema: str = "marts") -> pd.DataFrame:
-    """Customers per (previous segment, segment) pair; empty for a first run."""
+def segment_flows(conn, schema: str = "marts") -> pd.DataFrame:
+    """Customers of the current run per (previous segment, segment) pair; empty for a first run."""
     return _select(
-        conn,
-        schema,
-        "segment_flows",
-        FLOW_COLUMNS,
-        where="run_id = %s",
-        params=(run_id,),
-        order_by="from_segment, to_segment",
+        conn, schema, "segment_flows", FLOW_COLUMNS, where="is_current", order_by="from_segment, to_segment"
     )
 
 
-def membership_changes(conn, run_id: str, schema: str = "marts") -> pd.DataFrame:
-    """Customers who entered, left or moved, counted per (change type, from, to)."""
+def membership_changes(conn, schema: str = "marts") -> pd.DataFrame:
+    """Customers who entered, left or moved in the current run, counted per (change type, from, to)."""
     if not table_exists(conn, schema, "segment_membership_changes"):
         return pd.DataFrame(columns=list(CHANGE_COLUMNS))
     query = pgsql.SQL(
@@ -230,9 +224,9 @@ def membership_changes(conn, run_id: str, schema: str = "marts") -> pd.DataFrame
         " coalesce(to_segment, '(gone)') as to_segment, count(*) as customers,"
         " count(*) filter (where is_insider_entry) as insider_entries,"
         " count(*) filter (where is_insider_exit) as insider_exits"
-        " from {table} where run_id = %s group by 1, 2, 3 order by customers desc, 1, 2, 3"
+        " from {table} where is_current group by 1, 2, 3 order by customers desc, 1, 2, 3"
     ).format(table=pgsql.Identifier(schema, "segment_membership_changes"))
-    return query_frame(conn, query, (run_id,), CHANGE_COLUMNS)
+    return query_frame(conn, query, None, CHANGE_COLUMNS)
 
 
 def load_report_data(conn, *, schema: str = "marts", ml_schema: str = "ml") -> ReportData:
@@ -255,8 +249,8 @@ def load_report_data(conn, *, schema: str = "marts", ml_schema: str = "ml") -> R
             validation=latest_forecast_validation(conn, schema),
             backtest=latest_backtest(conn, schema),
             candidates=segmentation_candidates(conn, run_id, ml_schema),
-            flows=segment_flows(conn, run_id, schema),
-            changes=membership_changes(conn, run_id, schema),
+            flows=segment_flows(conn, schema),
+            changes=membership_changes(conn, schema),
         )
     finally:
         if own_transaction:

@@ -85,7 +85,7 @@ def test_missing_tables_read_as_empty(pg_conn):
     assert report_data.latest_backtest(pg_conn).empty
     assert list(report_data.latest_backtest(pg_conn).columns) == list(report_data.BACKTEST_COLUMNS)
     assert report_data.segmentation_candidates(pg_conn, "r", ml_schema="ml").empty
-    assert report_data.membership_changes(pg_conn, "r").empty
+    assert report_data.membership_changes(pg_conn).empty
 
 
 def test_no_segmentation_yet_is_a_user_error(pg_conn, tmp_path):

@@ -67,7 +67,7 @@ create table marts.segment_flows (
     run_id text, previous_run_id text, is_current boolean, from_segment text, to_segment text,
     change_type text, customers bigint);
 create table marts.segment_membership_changes (
-    run_id text, previous_run_id text, customer_id text, change_type text, from_segment_id integer,
+    run_id text, previous_run_id text, is_current boolean, customer_id text, change_type text, from_segment_id integer,
     from_segment text, to_segment_id integer, to_segment text, is_insider_entry boolean,
     is_insider_exit boolean);
 """
@@ -312,7 +312,7 @@ def _fill_changes(cur, people: list[dict]) -> None:
     _insert(
         cur,
         "marts.segment_membership_changes",
-        [{"run_id": RUN, "previous_run_id": PREVIOUS_RUN, **c} for c in changes],
+        [{"run_id": RUN, "previous_run_id": PREVIOUS_RUN, "is_current": True, **c} for c in changes],
     )
     flows = [
         ("Insiders", "Insiders", "stayed", 9), ("Insiders", "Loyal customers", "moved", 1),
