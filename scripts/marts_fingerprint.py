@@ -20,7 +20,11 @@ VOLATILE = ("run_id", "backtest_id", "artifact_uri", "code_version", "seconds", 
 VOLATILE_TYPES = ("timestamp with time zone",)
 
 
-def fingerprints(conn, schemas: tuple[str, ...], ignore: tuple[str, ...] = ()) -> list[str]:
+def fingerprints(
+    conn, schemas: tuple[str, ...], ignore: tuple[str, ...] = (), digits: int | None = None
+) -> list[str]:
+    """One line per table: name, rows, md5 of the sorted rows, columns. ``digits``: floats rounded to
+    that many decimals (sums of floats in another row order differ in the last bits)."""
     lines = []
     with conn.cursor() as cur:
         cur.execute(
@@ -44,7 +48,15 @@ def fingerprints(conn, schemas: tuple[str, ...], ignore: tuple[str, ...] = ()) -
             ]
             columns = [name for name, _ in kept]
             types = ",".join(f"{name}:{kind}" for name, kind in kept)
-            row = sql.SQL("row({})::text").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
+            kinds = dict(kept)
+            row = sql.SQL("row({})::text").format(
+                sql.SQL(", ").join(
+                    sql.SQL("round({}::numeric, {})").format(sql.Identifier(c), sql.Literal(digits))
+                    if digits is not None and kinds[c] == "double precision"
+                    else sql.Identifier(c)
+                    for c in columns
+                )
+            )
             cur.execute(
                 sql.SQL(
                     "select count(*), md5(coalesce(string_agg(r, '|' order by r), '')) from "
@@ -63,10 +75,17 @@ def main() -> None:
     parser.add_argument(
         "--ignore", action="append", default=[], help="a column (or table.column) left out (repeatable)"
     )
+    parser.add_argument("--round", type=int, default=None, help="round floats to this many decimals")
     args = parser.parse_args()
     url = db.database_url(get_settings())
     with db.raw_connection(url) as conn:
-        print("\n".join(fingerprints(conn, tuple(args.schema or ("marts", "backtest")), tuple(args.ignore))))
+        print(
+            "\n".join(
+                fingerprints(
+                    conn, tuple(args.schema or ("marts", "backtest")), tuple(args.ignore), args.round
+                )
+            )
+        )
 
 
 if __name__ == "__main__":
