@@ -313,7 +313,8 @@ def status(limit: Annotated[int, typer.Option(help="how many cycles")] = 10) -> 
     for r in runs:
         took = f"{(r['finished_at'] - r['started_at']).total_seconds():.1f}s" if r["finished_at"] else "-"
         typer.echo(
-            f"#{r['job_run_id']} {r['started_at']:%Y-%m-%d %H:%M:%S} {r['status']:<9} exit={r['exit_code']} "
+            f"#{r['job_run_id']} {r['started_at']:%Y-%m-%d %H:%M:%S} {r.get('command', 'run'):<8} "
+            f"{r['status']:<9} exit={r['exit_code']} "
             f"took={took} files loaded/skipped/failed={r['files_loaded']}/{r['files_skipped']}/"
             f"{r['files_failed']} rows loaded/rejected={r['rows_loaded']}/{r['rows_rejected']}"
             + (f" segmentation={r['segmentation_run_id']}" if r["segmentation_run_id"] else "")
