@@ -1,5 +1,23 @@
--- The customer features as of the backtest cutoff (backtest.customer_features), built with the marts
--- so a cycle needs no extra dbt run; the segmentation job segments them for the backtest.
+-- One row per customer with a purchase before the backtest cutoff (int_reference_dates), built into
+-- schema backtest as customer_features; the segmentation job segments them for the backtest.
 {{ config(materialized='table', schema='backtest', alias='customer_features') }}
 
-{{ customer_features_at(backtest_cutoff()) }}
+with
+
+features as (
+
+    select * from {{ ref('int_customer_features_by_reference_date') }}
+
+),
+
+final as (
+
+    select
+        {{ customer_feature_columns() | join(',\n        ') }}
+
+    from features
+    where reference_name = 'backtest_cutoff'
+
+)
+
+select * from final

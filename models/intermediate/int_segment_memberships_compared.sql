@@ -16,7 +16,7 @@ labels as (
 
 segments as (
 
-    select * from {{ ref('stg_ml__segments') }}
+    select * from {{ ref('int_segments_named') }}
 
 ),
 
@@ -79,7 +79,7 @@ previous_labels as (
 
 ),
 
-final as (
+compared as (
 
     select
         coalesce(current_labels.run_id, previous_labels.run_id) as run_id,
@@ -105,6 +105,17 @@ final as (
         on
             current_labels.run_id = previous_labels.run_id
             and current_labels.customer_id = previous_labels.customer_id
+
+),
+
+final as (
+
+    select
+        compared.*,
+        runs.is_current
+
+    from compared
+    inner join runs on compared.run_id = runs.run_id
 
 )
 

@@ -1,2 +1,20 @@
--- One row per customer: see the macro customer_features_at (shared with backtest_customer_features).
-{{ customer_features_at(as_of_date()) }}
+-- One row per customer with a purchase before the current reference date (int_reference_dates).
+with
+
+features as (
+
+    select * from {{ ref('int_customer_features_by_reference_date') }}
+
+),
+
+final as (
+
+    select
+        {{ customer_feature_columns() | join(',\n        ') }}
+
+    from features
+    where reference_name = 'current'
+
+)
+
+select * from final

@@ -14,7 +14,7 @@ labels as (
 
 segments as (
 
-    select * from {{ ref('stg_ml__segments') }}
+    select * from {{ ref('int_segments_named') }}
 
 ),
 

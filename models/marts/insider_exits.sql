@@ -8,18 +8,10 @@ memberships as (
 
 ),
 
-runs as (
-
-    select * from {{ ref('int_segmentation_runs_ranked') }}
-
-),
-
 current_memberships as (
 
-    select memberships.*
-    from memberships
-    inner join runs on memberships.run_id = runs.run_id
-    where runs.is_current
+    select * from memberships
+    where is_current
 
 ),
 

@@ -11,6 +11,7 @@ final as (
     select
         run_id,
         previous_run_id,
+        is_current,
         customer_id,
         change_type,
         from_segment_id,

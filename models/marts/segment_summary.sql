@@ -6,19 +6,15 @@ customers as (
 
 ),
 
-playbook as (
+segments as (
 
-    select * from {{ ref('segment_playbook') }}
+    select * from {{ ref('int_segments_named') }}
 
 ),
 
-totals as (
+playbook as (
 
-    select
-        count(*) as all_customers,
-        sum(gross_revenue) as all_revenue
-
-    from customers
+    select * from {{ ref('segment_playbook') }}
 
 ),
 
@@ -68,17 +64,19 @@ final as (
 
     select
         per_segment.*,
-        per_segment.customers::numeric / totals.all_customers as share_of_customers,
-        per_segment.gross_revenue / nullif(totals.all_revenue, 0) as share_of_revenue,
+        segments.share_of_customers,
+        segments.share_of_revenue,
         playbook.goal,
         playbook.recommended_action,
         playbook.channel
 
     from per_segment
-    cross join totals
-    -- extra segments like "At risk (2)" share the playbook entry of their archetype
-    left join playbook
-        on regexp_replace(per_segment.segment_name, ' \(\d+\)$', '') = playbook.segment_name
+    inner join segments
+        on
+            per_segment.run_id = segments.run_id
+            and per_segment.segment_id = segments.segment_id
+    -- segments that share an archetype ("At risk", "At risk (2)") share its playbook entry
+    left join playbook on segments.archetype = playbook.segment_name
 
 )
 

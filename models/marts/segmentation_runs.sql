@@ -12,6 +12,13 @@ ranked as (
 
 ),
 
+insiders_segments as (
+
+    select * from {{ ref('int_segments_named') }}
+    where is_insider
+
+),
+
 final as (
 
     select
@@ -32,8 +39,8 @@ final as (
         runs.calinski_harabasz,
         runs.inertia,
         runs.bic,
-        runs.insiders_share,
-        runs.insiders_revenue_share,
+        cast(insiders_segments.share_of_customers as {{ type_double() }}) as insiders_share,
+        cast(insiders_segments.share_of_revenue as {{ type_double() }}) as insiders_revenue_share,
         runs.previous_run_id,
         runs.adjusted_rand_index,
         runs.customers_compared,
@@ -46,6 +53,7 @@ final as (
 
     from runs
     left join ranked on runs.run_id = ranked.run_id
+    left join insiders_segments on runs.run_id = insiders_segments.run_id
 
 )
 

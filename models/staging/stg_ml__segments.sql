@@ -11,12 +11,10 @@ renamed as (
     select
         run_id,
         segment_id,
-        segment_name,
+        archetype,
         is_insider,
         model_label,
         size as customers,
-        share_of_customers,
-        revenue_share,
         centre,
         centre_original,
         profile,

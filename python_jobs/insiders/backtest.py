@@ -1,10 +1,12 @@
 """Proof that the Insiders are better: segment as of a past cutoff, then look at what happened.
 
 1. dbt builds ``backtest_customer_features`` (schema ``backtest``, table ``customer_features``): the
-   features as of the cutoff — the cycle's own dbt build does it, `insiders backtest` runs just it;
+   features as of the cutoff, which dbt decides (int_reference_dates) — the cycle's upstream build;
 2. the segmentation job segments those customers (a run with purpose ``backtest``);
-3. the next ``horizon_days`` of purchases (from dbt's ``int_purchase_lines``) are the truth:
-   the share of that future revenue (of all customers known at the cutoff) captured by
+3. the purchases in the horizon after the cutoff are the truth, from dbt's
+   ``int_backtest_future_purchases`` (the features' purchase-day and guest rules, the horizon in
+   ``int_reference_dates``): the share of that future revenue (of all customers known at the cutoff)
+   captured by
    - the Insiders,
    - a group of the same size taken by past gross revenue,
    - a group of the same size taken by RFM score,
@@ -20,14 +22,13 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pandas as pd
 from psycopg2.extras import execute_values
 from sqlalchemy.engine import URL
 
 from insiders import db
-from insiders.dbt import run_dbt
 from insiders.errors import UserError
 from insiders.forecast_job import ensure_forecast_schema, fit_forecast, read_lifetime_inputs
 from insiders.settings import Settings
@@ -35,7 +36,7 @@ from insiders.settings import Settings
 log = logging.getLogger(__name__)
 
 BACKTEST_SCHEMA = "backtest"  # where dbt builds backtest_customer_features (as customer_features)
-PURCHASE_LINES = "intermediate.int_purchase_lines"  # built by dbt; the purchase-line rule lives there
+FUTURE_PURCHASES = "intermediate.int_backtest_future_purchases"  # dbt: the horizon's purchases per customer
 GROUPS = ("insiders", "top_past_revenue", "top_rfm", "oracle")
 ALL_CUSTOMERS = "All customers"
 
@@ -76,16 +77,6 @@ class BacktestResult:
         return "\n".join(lines)
 
 
-def default_cutoff(as_of: date, horizon_days: int = 91) -> date:
-    return as_of - timedelta(days=horizon_days)
-
-
-def build_cutoff_features(url: URL, settings: Settings, cutoff: date, horizon_days: int) -> None:
-    """Build only the backtest features, as of ``cutoff`` (what `insiders backtest --cutoff` does)."""
-    dbt_vars = {"backtest_cutoff": cutoff.isoformat(), "backtest_horizon_days": horizon_days}
-    run_dbt(["run", "--select", "backtest_customer_features"], url, settings, dbt_vars, quiet=True)
-
-
 def cutoff_features_summary(conn) -> tuple[date | None, int]:
     """(cutoff, customers) of the backtest features dbt built last."""
     with conn.cursor() as cur:
@@ -107,7 +98,7 @@ def _query(conn, statement: str, params=None) -> pd.DataFrame:
     return frame
 
 
-def read_backtest_frame(conn, run_id: str, cutoff: date, horizon_days: int) -> pd.DataFrame:
+def read_backtest_frame(conn, run_id: str) -> pd.DataFrame:
     """One row per customer known at the cutoff: features then, segment then, purchases after."""
     features = _query(
         conn,
@@ -116,7 +107,7 @@ def read_backtest_frame(conn, run_id: str, cutoff: date, horizon_days: int) -> p
     )
     labels = _query(
         conn,
-        """select cs.customer_id, s.segment_name, s.is_insider
+        """select cs.customer_id, s.archetype as segment_name, s.is_insider
            from ml.customer_segments cs
            join ml.segments s on s.run_id = cs.run_id and s.segment_id = cs.segment_id
            where cs.run_id = %s""",
@@ -124,12 +115,8 @@ def read_backtest_frame(conn, run_id: str, cutoff: date, horizon_days: int) -> p
     )
     future = _query(
         conn,
-        f"""select customer_id, sum(revenue)::float8 as future_revenue,
-                   count(distinct invoiced_at::date) as future_purchase_days
-            from {PURCHASE_LINES}
-            where not is_guest and invoiced_at >= %s and invoiced_at < %s
-            group by customer_id""",
-        (cutoff, cutoff + timedelta(days=horizon_days)),
+        f"""select customer_id, future_revenue::float8 as future_revenue, future_purchase_days
+            from {FUTURE_PURCHASES}""",
     )
     frame = features.merge(labels, on="customer_id", how="inner", validate="one_to_one")
     frame = frame.merge(future, on="customer_id", how="left", validate="one_to_one")
@@ -190,27 +177,26 @@ def validate_forecast(frame: pd.DataFrame, predicted: pd.DataFrame, horizon_days
     return pd.DataFrame(rows)
 
 
-def run_backtest(
-    url: URL,
-    settings: Settings,
-    *,
-    cutoff: date | None = None,
-    horizon_days: int = 91,
-    seed: int = 42,
-    cycle_run_id=None,
-) -> BacktestResult:
-    """Backtest at ``cutoff`` (building the cutoff features first), or, with ``cutoff=None``, on the
-    backtest features the cycle's dbt build already made (as of as_of_date − horizon)."""
+def backtest_horizon(conn) -> tuple[date, int]:
+    """(cutoff, horizon in days) as dbt decided them (int_reference_dates)."""
+    [(cutoff, end)] = _query(
+        conn,
+        """select reference_date, horizon_end_date from intermediate.int_reference_dates
+           where reference_name = 'backtest_cutoff'""",
+    ).itertuples(index=False)
+    return cutoff, (end - cutoff).days
+
+
+def run_backtest(url: URL, settings: Settings, *, seed: int = 42, cycle_run_id=None) -> BacktestResult:
+    """Backtest on the cutoff features and horizon the cycle's upstream dbt build made (the cycle runs
+    it: `insiders backtest` is a cycle without load and segmentation)."""
     from insiders.segment import run_segmentation
 
-    if horizon_days < 1:
-        raise ValueError("horizon_days must be at least 1")
-    if cutoff is not None:
-        build_cutoff_features(url, settings, cutoff, horizon_days)
     with db.raw_connection(url) as conn:
         cutoff, _ = cutoff_features_summary(conn)
-    if cutoff is None:
-        raise UserError("no backtest features: run `insiders run` first, or give --cutoff")
+        if cutoff is None:
+            raise UserError("no backtest features: run `insiders run` or `insiders backtest` first")
+        cutoff, horizon_days = backtest_horizon(conn)
     engine = db.make_engine(url)
     try:
         segmentation = run_segmentation(
@@ -220,7 +206,7 @@ def run_backtest(
         engine.dispose()
     with db.raw_connection(url) as conn:
         ensure_forecast_schema(conn)
-        frame = read_backtest_frame(conn, segmentation.run_id, cutoff, horizon_days)
+        frame = read_backtest_frame(conn, segmentation.run_id)
         forecast = fit_forecast(read_lifetime_inputs(conn, BACKTEST_SCHEMA), horizons=(horizon_days,))
         result = BacktestResult(
             backtest_id=f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",

@@ -224,56 +224,60 @@ def run(
     2 usage/setting/input error, 3 another cycle is running, 4 a step failed (marts unchanged),
     5 published but some files were refused.
     """
-    from insiders.cycle import format_summary, run_cycle
+    from insiders.cycle import CyclePlan
 
     settings = _settings()
     sources = [*(paths or []), *(source or [])] or settings.default_sources
-
-    def progress(step: str, seconds: float) -> None:
-        typer.echo(f"✓ {step:<22} {seconds:6.1f}s")
-
-    outcome = run_cycle(settings, sources, wait_for_lock=wait, seed=seed, on_step=progress)
+    outcome = _cycle(settings, CyclePlan.for_run(settings, sources, seed), wait)
     print_load_results(outcome.loads)
     total = sum(outcome.step_seconds.values())
     typer.echo(f"\ncycle {outcome.job_run_id} done in {total:.1f}s\n")
-    typer.echo(format_summary(outcome.summary_rows))
-    if outcome.report_path:
-        typer.echo(f"\nreport: {outcome.report_path}")
+    _print_summary(outcome)
     if outcome.exit_code:
         typer.echo(f"\nwarning: {outcome.files_failed} file(s) refused; see raw.files", err=True)
         raise typer.Exit(outcome.exit_code)
 
 
+def _cycle(settings: Settings, plan, wait: bool):
+    from insiders.cycle import run_cycle
+
+    def progress(step: str, seconds: float) -> None:
+        typer.echo(f"✓ {step:<22} {seconds:6.1f}s")
+
+    return run_cycle(settings, plan=plan, wait_for_lock=wait, on_step=progress)
+
+
+def _print_summary(outcome) -> None:
+    from insiders.cycle import format_summary
+
+    typer.echo(format_summary(outcome.summary_rows))
+    if outcome.report_path:
+        typer.echo(f"\nreport: {outcome.report_path}")
+
+
 @app.command()
 @handle_user_errors
 def segment(
-    schema: Annotated[str, typer.Option(help="schema of customer_features")] = "marts",
     seed: Annotated[int, typer.Option(help="random seed")] = 42,
+    wait: Annotated[bool, typer.Option("--wait", help="wait for a running cycle instead of exiting")] = False,
 ) -> None:
-    """Segment the customers of <schema>.customer_features and forecast their revenue (writes ml.*).
+    """Segment the current data again and forecast, then publish the marts (a cycle without loading).
 
-    The marts downstream of ml are rebuilt by the next `insiders run` (or `insiders dbt build -s source:ml+`).
+    Same lock, build-then-publish and exit codes as `insiders run`.
     """
-    from insiders.forecast_job import run_forecast
-    from insiders.segment import run_segmentation
+    from insiders.cycle import CyclePlan
 
     settings = _settings()
-    url = db.ensure_database_ready(settings)
-    engine = db.make_engine(url)
-    try:
-        result = run_segmentation(engine, settings, features_schema=schema, seed=seed)
-    finally:
-        engine.dispose()
-    with db.raw_connection(url) as conn:
-        run_forecast(conn, features_schema=schema, run_id=result.run_id)
-    typer.echo(result.summary_text())
+    outcome = _cycle(settings, CyclePlan.for_segment(settings, seed), wait)
+    typer.echo(outcome.segmentation.summary_text())
+    _print_summary(outcome)
 
 
 @app.command()
 @handle_user_errors
 def backtest(
     cutoff: Annotated[
-        str | None, typer.Option(help="YYYY-MM-DD; default: as_of_date of marts.customer_features - horizon")
+        str | None, typer.Option(help="YYYY-MM-DD; default: the features' reference date - horizon")
     ] = None,
     horizon_days: Annotated[int, typer.Option(help="days after the cutoff to look at")] = 91,
     seed: Annotated[int, typer.Option(help="random seed")] = 42,
@@ -282,37 +286,20 @@ def backtest(
     """Proof that the Insiders are better: segment as of a cutoff, measure the next N days' revenue.
 
     Compares the Insiders with equal-size groups taken by past gross revenue, by RFM score and the
-    oracle; checks the revenue forecast against what happened; publishes marts.backtest_results.
+    oracle; checks the revenue forecast against what happened; publishes marts.backtest_results
+    (a cycle without loading or a new segmentation: same lock, build-then-publish).
     """
     from datetime import date
 
-    from insiders import ops
-    from insiders.backtest import default_cutoff, run_backtest
-    from insiders.dbt import run_dbt
+    from insiders.cycle import CyclePlan
 
+    try:
+        cut = date.fromisoformat(cutoff) if cutoff else None
+    except ValueError:
+        raise UserError(f"--cutoff must be YYYY-MM-DD, not {cutoff!r}") from None
     settings = _settings()
-    url = db.ensure_database_ready(settings)
-    with db.raw_connection(url) as lock_conn:
-        ops.ensure_ops_schema(lock_conn)
-        ops.acquire_cycle_lock(lock_conn, wait=wait)
-        if cutoff:
-            try:
-                cut = date.fromisoformat(cutoff)
-            except ValueError:
-                raise UserError(f"--cutoff must be YYYY-MM-DD, not {cutoff!r}") from None
-        else:
-            with lock_conn.cursor() as cur:
-                cur.execute("select to_regclass('marts.customer_features') is not null")
-                as_of = None
-                if cur.fetchone()[0]:
-                    cur.execute("select max(as_of_date) from marts.customer_features")
-                    as_of = cur.fetchone()[0]
-            if as_of is None:
-                raise UserError("no marts.customer_features yet: run `insiders run` first or give --cutoff")
-            cut = default_cutoff(as_of, horizon_days)
-        result = run_backtest(url, settings, cutoff=cut, horizon_days=horizon_days, seed=seed)
-        run_dbt(["build", "--select", "backtest_results", "forecast_validation"], url, settings, quiet=True)
-    typer.echo(result.summary_text())
+    outcome = _cycle(settings, CyclePlan.for_backtest(cut, horizon_days, seed), wait)
+    typer.echo(outcome.backtest.summary_text())
 
 
 @app.command()
@@ -348,7 +335,8 @@ def status(limit: Annotated[int, typer.Option(help="how many cycles")] = 10) -> 
     for r in runs:
         took = f"{(r['finished_at'] - r['started_at']).total_seconds():.1f}s" if r["finished_at"] else "-"
         typer.echo(
-            f"#{r['job_run_id']} {r['started_at']:%Y-%m-%d %H:%M:%S} {r['status']:<9} exit={r['exit_code']} "
+            f"#{r['job_run_id']} {r['started_at']:%Y-%m-%d %H:%M:%S} {r.get('command', 'run'):<8} "
+            f"{r['status']:<9} exit={r['exit_code']} "
             f"took={took} files loaded/skipped/failed={r['files_loaded']}/{r['files_skipped']}/"
             f"{r['files_failed']} rows loaded/rejected={r['rows_loaded']}/{r['rows_rejected']}"
             + (f" segmentation={r['segmentation_run_id']}" if r["segmentation_run_id"] else "")

@@ -1,18 +1,21 @@
-"""The ordered steps of `insiders run`, under a lock, recorded in ops.job_runs.
+"""The one orchestration path of every command that builds marts (`run`, `segment`, `backtest`):
+under the cycle lock, recorded in ops.job_runs, built aside and published at once.
 
-    database → lock → load → dbt build (upstream, into marts__build) → segment (ml.*)
-             → dbt build (downstream of the ml source, into marts__build) → publish (swap into marts)
+    database → lock → load → dbt build (upstream, into marts__build) → segment (ml.*) → forecast
+             → backtest → dbt build (downstream of the ml source, into marts__build)
+             → publish (swap into marts) → report
 
-Any failure stops the cycle with a non-zero exit code; the published marts stay as they were.
+A command is a ``CyclePlan``: which of the optional steps (load, segment, backtest) it runs, and the
+backtest's cutoff. Any failure stops the cycle with a non-zero exit code; the published marts stay as
+they were.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from insiders import bi, db, ops, publish
@@ -22,6 +25,7 @@ from insiders.errors import StepFailedError, UserError
 from insiders.forecast_job import run_forecast
 from insiders.ingest import load_sources
 from insiders.load import LoadResult
+from insiders.logs import StepTimer
 from insiders.report import write_report
 from insiders.retry import with_retries
 from insiders.settings import Settings
@@ -65,38 +69,61 @@ class CycleOutcome:
         )
 
 
-class Steps:
-    """Times each step, logs one progress line per step and reports it to a callback."""
+@dataclass(frozen=True)
+class CyclePlan:
+    """What a command asks of the cycle. ``run``: everything; ``segment``: a new segmentation of the
+    current data (no load, no backtest); ``backtest``: a backtest at ``backtest_cutoff`` (default: the
+    reference date − horizon, decided by dbt's int_reference_dates) against the current run."""
 
-    def __init__(self, outcome: CycleOutcome, on_step: Callable[[str, float], None] | None = None):
-        self.outcome, self.on_step = outcome, on_step
+    command: str = "run"
+    sources: tuple[str, ...] = ()
+    load: bool = True
+    segment: bool = True
+    backtest: bool = True
+    backtest_cutoff: date | None = None
+    horizon_days: int = 91
+    seed: int = 42
 
-    @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        log.info("%s: started", name, extra={"step": name})
-        t0 = time.perf_counter()
-        try:
-            yield
-        except BaseException:
-            log.error("%s: failed after %.1fs", name, time.perf_counter() - t0, extra={"step": name})
-            raise
-        seconds = time.perf_counter() - t0
-        self.outcome.step_seconds[name] = seconds
-        log.info("%s: done in %.1fs", name, seconds, extra={"step": name, "seconds": round(seconds, 3)})
-        if self.on_step:
-            self.on_step(name, seconds)
+    @classmethod
+    def for_run(cls, settings: Settings, sources, seed: int = 42) -> CyclePlan:
+        return cls(
+            "run", tuple(sources), backtest=settings.backtest_in_cycle,
+            horizon_days=settings.backtest_horizon_days, seed=seed,
+        )  # fmt: skip
+
+    @classmethod
+    def for_segment(cls, settings: Settings, seed: int = 42) -> CyclePlan:
+        return cls(
+            "segment", load=False, backtest=False, horizon_days=settings.backtest_horizon_days, seed=seed
+        )
+
+    @classmethod
+    def for_backtest(cls, cutoff: date | None, horizon_days: int, seed: int = 42) -> CyclePlan:
+        if horizon_days < 1:
+            raise UserError("--horizon-days must be at least 1")
+        return cls(
+            "backtest",
+            load=False,
+            segment=False,
+            backtest_cutoff=cutoff,
+            horizon_days=horizon_days,
+            seed=seed,
+        )
 
 
 def run_cycle(
     settings: Settings,
-    sources: list[str],
+    sources: list[str] | None = None,
     *,
+    plan: CyclePlan | None = None,
     wait_for_lock: bool = False,
     seed: int = 42,
     on_step: Callable[[str, float], None] | None = None,
 ) -> CycleOutcome:
+    """Run ``plan`` (default: the whole cycle on ``sources``) under the lock; see the module."""
+    plan = plan or CyclePlan.for_run(settings, sources or [], seed)
     outcome = CycleOutcome()
-    step = Steps(outcome, on_step)
+    step = StepTimer(log, outcome.step_seconds, on_step)
     with step("database"):
         url = db.ensure_database_ready(settings)
     # holds the cycle lock and the run history for the whole cycle; keepalives notice a dead peer
@@ -104,9 +131,9 @@ def run_cycle(
     try:
         ops.ensure_ops_schema(lock_conn)
         ops.acquire_cycle_lock(lock_conn, wait=wait_for_lock)
-        outcome.job_run_id = ops.start_job_run(lock_conn, "run", sources)
+        outcome.job_run_id = ops.start_job_run(lock_conn, plan.command, list(plan.sources))
         try:
-            _steps(settings, url, sources, outcome, step, seed, lock_conn.get_backend_pid())
+            _steps(settings, url, plan, outcome, step, lock_conn.get_backend_pid())
         except BaseException as exc:
             code = exc.exit_code if isinstance(exc, UserError) else 1
             message = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
@@ -133,41 +160,38 @@ def _safe_finish(conn, outcome: CycleOutcome, status: str, code: int, message: s
 
 
 def _steps(
-    settings: Settings,
-    url,
-    sources: list[str],
-    outcome: CycleOutcome,
-    step: Steps,
-    seed: int,
-    lock_pid: int | None = None,
+    settings: Settings, url, plan: CyclePlan, outcome: CycleOutcome, step: StepTimer, lock_pid: int | None = None
 ) -> None:
-    # The same vars for every dbt call of the cycle (and of every cycle): dbt re-parses the whole
-    # project when vars change, which costs seconds per call.
-    build_vars = {
-        "marts_schema": publish.BUILD_SCHEMA,
-        "backtest_horizon_days": settings.backtest_horizon_days,
-    }
+    # The same vars for every dbt call of a cycle (and of every cycle of a command): dbt re-parses the
+    # whole project when vars change, which costs seconds per call.
+    build_vars = {"marts_schema": publish.BUILD_SCHEMA, "backtest_horizon_days": plan.horizon_days}
+    if plan.backtest_cutoff is not None:
+        build_vars["backtest_cutoff"] = plan.backtest_cutoff.isoformat()
     readers = [settings.bi_role]
-    with step("load"):  # loading is idempotent (one transaction per file): safe to retry whole
-        outcome.loads = with_retries(lambda: load_sources(url, sources, settings), what="load")
+    if plan.load:
+        with step("load"):  # loading is idempotent (one transaction per file): safe to retry whole
+            outcome.loads = with_retries(lambda: load_sources(url, list(plan.sources), settings), what="load")
     with step("prepare"), db.raw_connection(url) as conn:
+        if not plan.segment and not _has_current_run(conn):
+            raise UserError("no segmentation run is published yet: run `insiders run` first")
         # managing the role may be a DBA's job; the grants are the publish's (schema owner's) in any case
         bi.manage_bi_role(conn, settings.bi_role, _secret(settings.bi_password))
         publish.prepare_build_schema(conn, lock_pid=lock_pid)
     with step("dbt build upstream"):
         run_dbt(["build", *UPSTREAM], url, settings, build_vars, quiet=True)
-    with step("segment"):  # one transaction: a dropped connection leaves nothing, retry is safe
-        outcome.segmentation = with_retries(lambda: _segment(url, settings, seed), what="segment")
-    run_id = getattr(outcome.segmentation, "run_id", None)
-    with step("forecast"), db.raw_connection(url) as conn:
-        run_forecast(conn, features_schema=publish.BUILD_SCHEMA, run_id=run_id)
-    if settings.backtest_in_cycle:
+    run_id = None  # without a new segmentation, dbt keeps the current run current
+    if plan.segment:
+        with step("segment"):  # one transaction: a dropped connection leaves nothing, retry is safe
+            outcome.segmentation = with_retries(lambda: _segment(url, settings, plan.seed), what="segment")
+        run_id = outcome.segmentation.run_id
+        with step("forecast"), db.raw_connection(url) as conn:
+            run_forecast(conn, features_schema=publish.BUILD_SCHEMA, run_id=run_id)
+    if plan.backtest:
         with step("backtest"):
-            outcome.backtest = _backtest(url, settings, outcome.segmentation, seed)
+            outcome.backtest = _backtest(url, settings, plan, run_id)
+    downstream_vars = {**build_vars, "segmentation_run_id": run_id} if run_id else build_vars
     with step("dbt build downstream"):
-        run_dbt(
-            ["build", *DOWNSTREAM], url, settings, {**build_vars, "segmentation_run_id": run_id}, quiet=True
-        )
+        run_dbt(["build", *DOWNSTREAM], url, settings, downstream_vars, quiet=True)
     with step("publish"), db.raw_connection(url) as conn:
         publish.publish(conn, readers, lock_pid=lock_pid, job_run_id=outcome.job_run_id)
     try:  # after publish nothing may fail the cycle: the marts are out
@@ -183,24 +207,27 @@ def _steps(
             log.debug("report failure", exc_info=True)
 
 
-def _backtest(url, settings: Settings, segmentation, seed: int):
-    """The cycle's backtest, on the cutoff features the upstream build made; skipped (with a
-    warning) when the history before the cutoff is too short."""
+def _has_current_run(conn) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("select to_regclass('marts.segmentation_runs') is not null")
+        if cur.fetchone()[0]:
+            cur.execute("select exists (select 1 from marts.segmentation_runs where is_current)")
+            return bool(cur.fetchone()[0])
+    return False
+
+
+def _backtest(url, settings: Settings, plan: CyclePlan, cycle_run_id):
+    """The backtest on the cutoff features the upstream build made. In a cycle it is skipped (with a
+    warning) when the history before the cutoff is too short; asked for by name, that is an error."""
     with db.raw_connection(url) as conn:
         cutoff, customers = cutoff_features_summary(conn)
     if customers < MIN_BACKTEST_CUSTOMERS:
-        log.warning(
-            "backtest skipped: %d customers bought before the cutoff %s (need %d)",
-            customers, cutoff, MIN_BACKTEST_CUSTOMERS,
-        )  # fmt: skip
+        message = f"{customers} customers bought before the cutoff {cutoff} (need {MIN_BACKTEST_CUSTOMERS})"
+        if plan.command == "backtest":
+            raise UserError(f"backtest impossible: {message}")
+        log.warning("backtest skipped: %s", message)
         return None
-    return run_backtest(
-        url,
-        settings,
-        horizon_days=settings.backtest_horizon_days,
-        seed=seed,
-        cycle_run_id=segmentation.run_id,
-    )
+    return run_backtest(url, settings, seed=plan.seed, cycle_run_id=cycle_run_id)
 
 
 def _secret(value) -> str | None:

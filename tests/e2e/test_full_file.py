@@ -144,9 +144,13 @@ def test_the_cycle_recorded_its_run_and_the_backtest_has_four_groups(full_cycle)
 
 
 def test_backtest_at_2011_09_09_for_91_days_reports_the_four_groups(full_cycle):
-    from insiders.backtest import ALL_CUSTOMERS, run_backtest
+    from insiders.backtest import ALL_CUSTOMERS
+    from insiders.cycle import CyclePlan, run_cycle
 
-    result = run_backtest(full_cycle.url, full_cycle.settings, cutoff=date(2011, 9, 9), horizon_days=91)
+    outcome = run_cycle(full_cycle.settings, plan=CyclePlan.for_backtest(date(2011, 9, 9), 91))
+    result = outcome.backtest  # through the cycle: lock, build aside, publish
+    [(published,)] = full_cycle.query("select count(*) from marts.backtest_results where is_latest")
+    assert published == 4
     shares = result.groups.set_index("group_name")["share_of_future_revenue"]
     assert list(shares.index) == ["insiders", "top_past_revenue", "top_rfm", "oracle"]
     assert result.cutoff == date(2011, 9, 9)

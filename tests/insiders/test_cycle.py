@@ -8,12 +8,13 @@ import signal
 import subprocess
 import sys
 import uuid
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from insiders import db
-from insiders.cycle import run_cycle
+from insiders.cycle import CyclePlan, run_cycle
 from insiders.errors import UserError
 from tests.conftest import require_shared_file
 from tests.helpers import cut_sample
@@ -43,7 +44,7 @@ def _query(url, sql):
 MART_FINGERPRINT = """
     select (select count(*) from marts.customer_features), (select sum(gross_revenue) from marts.customer_features),
            (select count(*) from marts.customer_segments), (select string_agg(segment_name, ',' order by segment_id)
-           from marts.segment_summary), (select max(run_id) from marts.customer_segments)
+           from marts.segment_summary), (select run_id from marts.segmentation_runs where is_current)
 """
 
 
@@ -69,6 +70,41 @@ def test_a_failing_step_leaves_the_published_marts_as_they_were(cycle_db, sample
     run_cycle(settings, [str(more)])
     after = _query(url, MART_FINGERPRINT)
     assert after[0][0] > before[0][0]
+
+
+def test_backtest_and_segment_go_through_the_cycle_and_publish_atomically(cycle_db, sample, monkeypatch):
+    url, settings = cycle_db
+    with pytest.raises(UserError, match="insiders run"):  # nothing published yet: nothing to compare
+        run_cycle(settings, plan=CyclePlan.for_backtest(None, 91))
+    run_cycle(settings, [str(sample)], plan=CyclePlan.for_run(settings, [str(sample)]))
+    current = _query(url, "select run_id from marts.segmentation_runs where is_current")
+
+    def broken_build(args, *rest, **kwargs):
+        if "source:ml+" in args:
+            raise UserError("downstream build exploded on purpose")
+
+    monkeypatch.setattr("insiders.cycle.run_dbt", broken_build)
+    before = _query(url, "select count(*) from marts.backtest_results")
+    with pytest.raises(UserError, match="on purpose"):
+        run_cycle(settings, plan=CyclePlan.for_backtest(date(2011, 9, 1), 60))
+    assert _query(url, "select count(*) from marts.backtest_results") == before  # the live marts untouched
+    monkeypatch.undo()
+
+    outcome = run_cycle(settings, plan=CyclePlan.for_backtest(date(2011, 9, 1), 60))
+    assert (outcome.backtest.cutoff, outcome.backtest.horizon_days) == (date(2011, 9, 1), 60)
+    assert _query(
+        url, "select distinct cutoff_date, horizon_days from marts.backtest_results where is_latest"
+    ) == [(date(2011, 9, 1), 60)]
+    assert _query(url, "select run_id from marts.segmentation_runs where is_current") == current
+    outcome = run_cycle(settings, plan=CyclePlan.for_segment(settings))
+    assert _query(url, "select run_id from marts.segmentation_runs where is_current") == [
+        (outcome.segmentation.run_id,)
+    ]
+    commands = _query(url, "select command, status from ops.job_runs order by job_run_id")
+    assert commands == [
+        ("backtest", "failed"), ("run", "succeeded"), ("backtest", "failed"),
+        ("backtest", "succeeded"), ("segment", "succeeded"),
+    ]  # fmt: skip
 
 
 def test_the_bad_input_corpus_goes_through_the_cycle(cycle_db, sample, tmp_path):

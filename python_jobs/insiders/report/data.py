@@ -56,7 +56,7 @@ CANDIDATE_COLUMNS = (
     "algorithm", "k", "n_segments", "silhouette", "davies_bouldin", "calinski_harabasz", "bic",
     "smallest_share", "insiders_share", "insiders_revenue_share", "selection_tier", "is_chosen",
 )  # fmt: skip
-FLOW_COLUMNS = ("previous_run_id", "from_segment", "to_segment", "customers")
+FLOW_COLUMNS = ("previous_run_id", "from_segment", "to_segment", "change_type", "customers")
 CHANGE_COLUMNS = (
     "change_type",
     "from_segment",
@@ -143,17 +143,13 @@ def _select(
 
 # ------------------------------------------------------------------------------------------- queries
 def current_run_id(conn, schema: str = "marts") -> str:
-    """The run the published segments belong to (segmentation_runs.is_current, else customer_segments)."""
-    if table_exists(conn, schema, "segmentation_runs"):
-        runs = _select(conn, schema, "segmentation_runs", ("run_id",), where="is_current")
-        if not runs.empty:
-            return str(runs["run_id"].iloc[0])
-    if table_exists(conn, schema, "customer_segments"):
-        query = pgsql.SQL("select max(run_id) from {}").format(pgsql.Identifier(schema, "customer_segments"))
-        latest = query_frame(conn, query).iloc[0, 0]
-        if latest is not None:
-            return str(latest)
-    raise UserError(f"no segmentation in {schema}.customer_segments yet: run `insiders run` first")
+    """The run the published marts show: segmentation_runs.is_current (dbt decides it)."""
+    runs = _select(conn, schema, "segmentation_runs", ("run_id",), where="is_current")
+    if runs.empty:
+        raise UserError(
+            f"no current segmentation run in {schema}.segmentation_runs: run `insiders run` first"
+        )
+    return str(runs["run_id"].iloc[0])
 
 
 def segmentation_run(conn, run_id: str, schema: str = "marts") -> dict:
@@ -217,21 +213,15 @@ def segmentation_candidates(conn, run_id: str, ml_schema: str = "ml") -> pd.Data
     )
 
 
-def segment_flows(conn, run_id: str, schema: str = "marts") -> pd.DataFrame:
-    """Customers per (previous segment, segment) pair; empty for a first run."""
+def segment_flows(conn, schema: str = "marts") -> pd.DataFrame:
+    """Customers of the current run per (previous segment, segment) pair; empty for a first run."""
     return _select(
-        conn,
-        schema,
-        "segment_flows",
-        FLOW_COLUMNS,
-        where="run_id = %s",
-        params=(run_id,),
-        order_by="from_segment, to_segment",
+        conn, schema, "segment_flows", FLOW_COLUMNS, where="is_current", order_by="from_segment, to_segment"
     )
 
 
-def membership_changes(conn, run_id: str, schema: str = "marts") -> pd.DataFrame:
-    """Customers who entered, left or moved, counted per (change type, from, to)."""
+def membership_changes(conn, schema: str = "marts") -> pd.DataFrame:
+    """Customers who entered, left or moved in the current run, counted per (change type, from, to)."""
     if not table_exists(conn, schema, "segment_membership_changes"):
         return pd.DataFrame(columns=list(CHANGE_COLUMNS))
     query = pgsql.SQL(
@@ -239,9 +229,9 @@ def membership_changes(conn, run_id: str, schema: str = "marts") -> pd.DataFrame
         " coalesce(to_segment, '(gone)') as to_segment, count(*) as customers,"
         " count(*) filter (where is_insider_entry) as insider_entries,"
         " count(*) filter (where is_insider_exit) as insider_exits"
-        " from {table} where run_id = %s group by 1, 2, 3 order by customers desc, 1, 2, 3"
+        " from {table} where is_current group by 1, 2, 3 order by customers desc, 1, 2, 3"
     ).format(table=pgsql.Identifier(schema, "segment_membership_changes"))
-    return query_frame(conn, query, (run_id,), CHANGE_COLUMNS)
+    return query_frame(conn, query, None, CHANGE_COLUMNS)
 
 
 def load_report_data(conn, *, schema: str = "marts", ml_schema: str = "ml") -> ReportData:
@@ -266,8 +256,8 @@ def load_report_data(conn, *, schema: str = "marts", ml_schema: str = "ml") -> R
             validation=latest_forecast_validation(conn, schema),
             backtest=latest_backtest(conn, schema),
             candidates=segmentation_candidates(conn, run_id, ml_schema),
-            flows=segment_flows(conn, run_id, schema),
-            changes=membership_changes(conn, run_id, schema),
+            flows=segment_flows(conn, schema),
+            changes=membership_changes(conn, schema),
             calibration=trust.forecast_calibration(conn, schema),
             uplift=trust.programme_uplift(conn, schema),
             intervals=trust.revenue_intervals(conn, schema),

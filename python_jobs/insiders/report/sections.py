@@ -372,7 +372,7 @@ def changes_section(data: ReportData, colours: dict[str, str]) -> str:
         )
         return section("changes", "Who moved between segments since the previous run.", [empty(message)])
     flows, changes = data.flows, data.changes
-    stayed = int(flows.loc[flows["from_segment"] == flows["to_segment"], "customers"].sum())
+    stayed = int(flows.loc[flows["change_type"] == "stayed", "customers"].sum())  # by segment id, in dbt
     counts = changes.groupby("change_type")["customers"].sum() if not changes.empty else pd.Series(dtype=int)
     cards = [
         (num(stayed), "stayed in their segment"),

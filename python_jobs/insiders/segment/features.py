@@ -11,45 +11,27 @@ Clustering features (original units, one row per customer from ``<schema>.custom
 - ``avg_days_between_purchases`` purchase cadence; null for customers who bought on one day only.
 
 Left out on purpose: ``items`` and ``avg_basket_size`` (near duplicates of revenue and order value),
-``purchase_frequency`` (purchases per day since the first purchase is about 1 for a customer who bought
-yesterday for the first time; on the real 2010-2011 file it carves out a 1% cluster of brand-new
-customers), returns (zero for most customers: a scaled sparse column makes a "returners" cluster that
-does not help targeting), ``country`` (categorical, mostly one value) and the r/f/m scores (quantised
-copies of R, F and M).
+``purchase_frequency`` (about 1 for a customer who bought yesterday for the first time: it carves out a
+tiny cluster of brand-new customers), returns (zero for most customers: a scaled sparse column makes a
+"returners" cluster that does not help targeting), ``country`` (categorical, mostly one value) and the
+r/f/m scores (quantised copies of R, F and M).
 
 Preparation, in one Pipeline saved with the model: impute, ``log1p`` (all six are non-negative and
-right-skewed: revenue spans 4 orders of magnitude, and 1,000 vs 2,000 matters as much as 10 vs 20),
-standardise, then weigh. Imputation: a customer who bought on one day only has shown no repeat cycle,
-so the cadence is set to ``ONE_DAY_CADENCE`` = 365 days ("less than once a year", slower than nearly
-every repeat customer; the real file's slowest is 366 days). A constant, not a statistic of the data:
-the same customer gets the same value in every run, so segment centres stay comparable from run to run
-(see matching). Anything else missing gets the median.
+right-skewed, and 1,000 vs 2,000 matters as much as 10 vs 20), standardise, then weigh. Imputation: a
+customer who bought on one day only has shown no repeat cycle, so the cadence is set to
+``ONE_DAY_CADENCE`` ("less than once a year", slower than nearly every repeat customer). A constant,
+not a statistic of the data: the same customer gets the same value in every run, so segment centres
+stay comparable from run to run (see matching). Anything else missing gets the median.
 
-Weights: after standardising, revenue is multiplied by ``REVENUE_WEIGHT`` = 4 and the five behaviour
-features by 1, so a difference of one standard deviation of (log) revenue counts as much as four of
-recency, orders, products, order value or cadence (16 of the 21 parts of a squared distance). Why: the
-Insiders are a loyalty programme's list of the customers who bring the money, and with equal weights
-the five behaviour features, which mostly say "engaged", outvoted revenue five to one. The top segment
-was then the engaged customers: it took in frequent mid-revenue buyers and left out customers with
-fewer, bigger orders, who went on spending more. Measured with ``insiders backtest`` (share of the next
-91 days' revenue captured by the Insiders vs as many customers of the highest past gross revenue) at
-six cutoffs, 2011-05-10, 06-10, 07-10, 08-10, 09-09 and 09-10: equal weights lost at all six, by 1.4
-to 6.1 points; weight 4 is ahead at five, by 0.1 to 0.2 points, and level at 07-10 (+0.002), and is
-never behind for seeds 0-6 (weights 2.2, 2.5, 3 and 5 fell behind at some cutoff or seed). The weight
-was chosen on these backtests, so they are not an independent test of it. The price: segments are now
-mostly bands of value with a behaviour profile each (on the real file "gross_revenue > 3,101.07" alone
-reproduces Insiders membership for 99.2% of customers; see rules), less a picture of buying habits.
-
-What the weight cannot do: ranking by past revenue is about as good as these features get for the next
-three months (a gradient-boosting model fitted on an earlier cutoff's features and following 91 days
-beat it by at most 1 point at later cutoffs, and not at all at 2011-09-09), so the Insiders now match
-that list (92-94% the same customers) rather than beat it by a margin: the 0.2 points at 2011-09-09
-are well inside the noise (bootstrap over customers, 95%: -0.2 to +0.7). Known gap: revenue is gross,
-so a customer who returned what he bought still counts it (12346: 77,184 bought and all returned, an
-Insider on the real file). Net revenue (gross - ``revenue_returned``, weighed the same) fixes that and
-did about as well in the same backtests (ahead in 22 of 24 cutoff and seed runs, by up to 0.7 points,
-behind by 0.2 at most), but it changes ``FEATURES``, which ``marts.customer_segments`` and the HTML
-report read by name.
+Weights: after standardising, revenue is multiplied by ``REVENUE_WEIGHT`` and the five behaviour
+features by 1. Why: the Insiders are a loyalty programme's list of the customers who bring the money;
+with equal weights the five behaviour features, which mostly say "engaged", outvote revenue five to
+one, and the top segment becomes the engaged mid-revenue buyers rather than the customers who go on
+spending most. The weight was chosen on backtests (README, "Why the segmentation is set as it is"),
+so those are not an independent test of it. The price: segments are mostly bands of value with a
+behaviour profile each, less a picture of buying habits. Known gap: revenue is gross, so a customer who
+returned what he bought still counts it; net revenue would change ``FEATURES``, which
+``marts.customer_segments`` and the HTML report read by name.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""``run_segmentation``: read the customer features, fit and choose a model, name and match segments,
-derive the Insiders' entry rules, save the model, and write the run to the ``ml`` schema.
+"""Segment customers: ``segment(frame, previous, seed, rule)`` is the pure part (fit and choose a model,
+find the Insiders, give segments archetypes and stable ids, derive the entry rules) and returns one
+``SegmentationRun``; ``run_segmentation`` reads the features and the previous run, calls it, saves the
+model and writes the run with ``store.write_run``.
 
 All of a run's rows (run, candidates, segments, customer labels, rules) are written in ONE transaction
 and committed at the end, so a run is either complete or invisible. When anything fails after the run
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,6 +28,7 @@ from threadpoolctl import threadpool_limits
 
 import insiders
 from insiders.errors import UserError
+from insiders.logs import StepTimer
 from insiders.segment import features as feats
 from insiders.segment import matching, naming, store
 from insiders.segment.artifact import SegmentModel, save_model
@@ -39,7 +43,7 @@ from insiders.segment.model import (
     fit_candidates,
 )
 from insiders.segment.rules import Rule, insider_rules
-from insiders.settings import PROJECT_ROOT, Settings
+from insiders.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +52,10 @@ MIN_CUSTOMERS = 10
 
 @dataclass(frozen=True)
 class SegmentSummary:
+    """One segment of a run, as the job printed it (names and shares in the marts are dbt's)."""
+
     segment_id: int
-    segment_name: str
+    segment_name: str  # the archetype
     is_insider: bool
     size: int
     share_of_customers: float
@@ -61,29 +67,55 @@ class SegmentSummary:
 
 
 @dataclass
-class SegmentationResult:
+class SegmentationRun:
+    """Everything one run found: the run row of ``ml.segmentation_runs`` and the rows that go with it."""
+
     run_id: str
-    as_of_date: date | None
-    n_customers: int
-    algorithm: str
-    k: int
-    selection_tier: int
-    silhouette: float | None
-    davies_bouldin: float | None
-    calinski_harabasz: float | None
-    inertia: float | None
-    bic: float | None
-    insiders_segment_id: int
-    insiders_share: float
-    insiders_revenue_share: float
-    previous_run_id: str | None
-    adjusted_rand_index: float | None
-    customers_compared: int
-    rules_fidelity: float
-    artifact_path: str
+    started_at: datetime
+    random_seed: int
+    parameters: dict
+    as_of_date: date | None = None
+    n_customers: int | None = None  # None until the features were read
+    features_schema: str | None = None
+    purpose: str = "cycle"
+    code_version: str = ""
+    features: list[str] = field(default_factory=lambda: list(feats.FEATURES))
+    status: str = "succeeded"
+    algorithm: str | None = None
+    k: int | None = None
+    selection_tier: int | None = None
+    silhouette: float | None = None
+    davies_bouldin: float | None = None
+    calinski_harabasz: float | None = None
+    inertia: float | None = None
+    bic: float | None = None
+    insiders_segment_id: int | None = None
+    insiders_share: float | None = None
+    insiders_revenue_share: float | None = None
+    previous_run_id: str | None = None
+    adjusted_rand_index: float | None = None
+    customers_compared: int | None = None
+    rules_fidelity: float | None = None
+    finished_at: datetime | None = None
+    seconds: float | None = None
+    artifact_path: str | None = None
+    candidates: pd.DataFrame | None = field(default=None, repr=False)
+    segment_rows: list[dict] = field(default_factory=list, repr=False)
+    customer_rows: pd.DataFrame | None = field(default=None, repr=False)
+    model: SegmentModel | None = field(default=None, repr=False)
     segments: list[SegmentSummary] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+
+    def run_row(self, error: str | None = None) -> dict:
+        """The row of ml.segmentation_runs (store.RUN_COLUMNS)."""
+        return {
+            **{c: getattr(self, c, None) for c in store.RUN_COLUMNS},
+            "status": "failed" if error else self.status,
+            "error": error,
+            "chosen_k": self.k,
+            "artifact_uri": None if self.artifact_path is None else Path(self.artifact_path).as_uri(),
+        }
 
     def summary_text(self) -> str:
         ari = "n/a" if self.adjusted_rand_index is None else f"{self.adjusted_rand_index:.3f}"
@@ -104,6 +136,9 @@ class SegmentationResult:
         return "\n".join(lines)
 
 
+SegmentationResult = SegmentationRun  # the name callers used before the record types were merged
+
+
 def run_segmentation(
     conn_or_engine,
     settings: Settings,
@@ -115,7 +150,7 @@ def run_segmentation(
     families: tuple[str, ...] = FAMILIES,
     rule: SelectionRule = SelectionRule(),
     purpose: str = "cycle",
-) -> SegmentationResult:
+) -> SegmentationRun:
     """Segment the customers of ``<features_schema>.customer_features`` and record the run in ``ml``.
 
     ``conn_or_engine``: a psycopg2 connection not inside a transaction (the job commits its own
@@ -127,69 +162,75 @@ def run_segmentation(
         raise ValueError(f"k_range must hold values >= 2, got {k_range}")
     started_at = datetime.now(UTC)
     t_start = time.perf_counter()
-    run: dict = {
-        "run_id": new_run_id(started_at),
-        "started_at": started_at,
-        "code_version": code_version(),
-        "random_seed": seed,
-        "features_schema": features_schema,
-        "purpose": purpose,
-        "features": list(feats.FEATURES),
-        "parameters": {
-            "k_range": k_range,
-            "families": list(families),
-            "selection_rule": rule.as_dict(),
-            "max_centre_distance": matching.MAX_CENTRE_DISTANCE,
-            "min_jaccard": matching.MIN_JACCARD,
-        },
-    }
-    log.info(
-        "segmentation %s: started (features from %s.%s)", run["run_id"], features_schema, feats.FEATURES_TABLE
+    run = SegmentationRun(
+        run_id=new_run_id(started_at),
+        started_at=started_at,
+        random_seed=seed,
+        parameters=_parameters(k_range, families, rule),
+        features_schema=features_schema,
+        purpose=purpose,
+        code_version=code_version(),
     )
+    log.info(
+        "segmentation %s: started (features from %s.%s)", run.run_id, features_schema, feats.FEATURES_TABLE
+    )
+    timer = StepTimer(log, run.timings, level=logging.DEBUG)
     with _dbapi(conn_or_engine) as conn, _autocommit_off(conn):
         store.ensure_ml_schema(conn)
         with store.job_lock(conn):
             try:
+                with timer("read"):
+                    frame = feats.read_features(conn, features_schema, as_of_date)
+                    run.as_of_date, run.n_customers = frame["as_of_date"].iloc[0], len(frame)
+                    previous = store.read_previous(conn)
+                    conn.rollback()
                 # One native thread: the matrices are small (thousands x 6), and OpenMP/BLAS threads
                 # spin-waiting on a busy 2-core machine (dbt, Postgres) made fitting 10-20x slower.
                 with threadpool_limits(limits=1):
-                    result = _run(conn, settings, run, t_start, as_of_date, k_range, families, rule, seed)
+                    segment(frame, previous, seed, rule, k_range=k_range, families=families, into=run)
+                with timer("artefact"):
+                    run.artifact_path = str(save_model(run.model, settings.artifact_dir).resolve())
+                with timer("write"):
+                    run.finished_at, run.seconds = datetime.now(UTC), time.perf_counter() - t_start
+                    store.write_run(conn, run)
+                    conn.commit()
             except Exception as exc:
-                run["finished_at"] = datetime.now(UTC)
-                run["seconds"] = time.perf_counter() - t_start
-                log.error("segmentation %s: failed after %.1fs: %s", run["run_id"], run["seconds"], exc)
+                run.finished_at, run.seconds = datetime.now(UTC), time.perf_counter() - t_start
+                log.error("segmentation %s: failed after %.1fs: %s", run.run_id, run.seconds, exc)
                 _record_failure(conn, run, exc)
                 raise
+    run.timings["total"] = round(time.perf_counter() - t_start, 3)
     log.info(
         "segmentation %s: done in %.1fs, %d customers, %s k=%d, Insiders %.1f%% of customers",
-        result.run_id,
-        result.timings["total"],
-        result.n_customers,
-        result.algorithm,
-        result.k,
-        100 * result.insiders_share,
+        run.run_id, run.timings["total"], run.n_customers, run.algorithm, run.k, 100 * run.insiders_share,
+    )  # fmt: skip
+    return run
+
+
+def segment(
+    frame: pd.DataFrame,
+    previous: store.PreviousRun | None,
+    seed: int = 42,
+    rule: SelectionRule = SelectionRule(),
+    *,
+    k_range=DEFAULT_K_RANGE,
+    families: tuple[str, ...] = FAMILIES,
+    into: SegmentationRun | None = None,
+) -> SegmentationRun:
+    """The pure part of a run: ``frame`` (one row per customer, ``feats.FEATURES``) and the previous
+    run → the chosen model, the Insiders, archetypes, stable ids, the entry rules and the rows to
+    write. No database, no files. ``into``: the run record to fill (a new one by default)."""
+    run = into or SegmentationRun(
+        run_id=new_run_id(datetime.now(UTC)),
+        started_at=datetime.now(UTC),
+        random_seed=seed,
+        parameters=_parameters(sorted(set(k_range)), families, rule),
+        n_customers=len(frame),
     )
-    return result
-
-
-def _run(conn, settings, run, t_start, as_of_date, k_range, families, rule, seed) -> SegmentationResult:
-    timings: dict[str, float] = {}
-    clock = _Clock(timings)
-
-    with clock("read"):
-        frame = feats.read_features(conn, run["features_schema"], as_of_date)
-        run["as_of_date"] = frame["as_of_date"].iloc[0]
-        run["n_customers"] = len(frame)
-        if len(frame) < MIN_CUSTOMERS:
-            raise UserError(f"only {len(frame)} customers: at least {MIN_CUSTOMERS} are needed to segment")
-        previous = store.previous_run(conn)
-        prev_segments = store.previous_segments(conn, previous["run_id"]) if previous else None
-        prev_labels = store.previous_labels(conn, previous["run_id"]) if previous else None
-        next_id = store.max_segment_id(conn) + 1
-        conn.rollback()
-    log.info("read %d customers as of %s", len(frame), run["as_of_date"])
-
-    with clock("fit"):
+    if len(frame) < MIN_CUSTOMERS:
+        raise UserError(f"only {len(frame)} customers: at least {MIN_CUSTOMERS} are needed to segment")
+    timer = StepTimer(log, run.timings, level=logging.DEBUG)
+    with timer("fit"):
         revenue = frame["gross_revenue"].fillna(0).to_numpy()
         preparation = feats.build_preparation().fit(frame[list(feats.FEATURES)])
         x = preparation.transform(frame[list(feats.FEATURES)])
@@ -203,7 +244,7 @@ def _run(conn, settings, run, t_start, as_of_date, k_range, families, rule, seed
         chosen.tier,
     )
 
-    with clock("name and match"):
+    with timer("name and match"):
         labels = chosen.labels
         model_labels = sorted(int(v) for v in np.unique(labels))
         profiles = naming.segment_profiles(frame, labels, feats.FEATURES)
@@ -211,128 +252,99 @@ def _run(conn, settings, run, t_start, as_of_date, k_range, families, rule, seed
         centre_fitted = centres(chosen.estimator)
         centre_original = feats.to_original_units(preparation, centre_fitted)
         ordered = sorted(model_labels, key=lambda lb: (-profiles.loc[lb, "gross_revenue_median"], lb))
-        pairs, method = _match(
-            preparation, centre_fitted, ordered, frame, labels, previous, prev_segments, prev_labels
-        )
+        pairs, method = _match(preparation, centre_fitted, ordered, frame, labels, previous)
+        prev_segments = previous.segments if previous else None
+        next_id = previous.next_segment_id if previous else 1
         matches = matching.assign_ids(ordered, pairs, prev_segments, next_id, method)
-        names = _names(ordered, matches, insider, profiles)
+        archetypes = _archetypes(ordered, matches, insider, profiles)
         segment_of_label = {lb: matches[lb].segment_id for lb in model_labels}
         segment_ids = np.array([segment_of_label[int(lb)] for lb in labels])
-        ari, compared = matching.ari_vs_previous(frame["customer_id"], segment_ids, prev_labels)
+        ari, compared = matching.ari_vs_previous(
+            frame["customer_id"], segment_ids, previous.labels if previous else None
+        )
 
-    with clock("rules"):
+    with timer("rules"):
         ruleset = insider_rules(frame, labels == insider)
 
-    with clock("artefact"):
-        model = SegmentModel(
-            run_id=run["run_id"],
-            pipeline=final_pipeline(preparation, chosen.estimator),
-            features=tuple(feats.FEATURES),
-            segment_ids=segment_of_label,
-            segment_names={segment_of_label[lb]: names[lb] for lb in model_labels},
-            insiders_segment_id=segment_of_label[insider],
-        )
-        path = save_model(model, settings.artifact_dir)
-        run["artifact_uri"] = path.resolve().as_uri()
-
-    segments = [
-        _segment_row(lb, matches[lb], names[lb], lb == insider, profiles, centre_fitted, centre_original)
+    run.model = SegmentModel(
+        run_id=run.run_id,
+        pipeline=final_pipeline(preparation, chosen.estimator),
+        features=tuple(feats.FEATURES),
+        segment_ids=segment_of_label,
+        segment_names={segment_of_label[lb]: archetypes[lb] for lb in model_labels},
+        insiders_segment_id=segment_of_label[insider],
+    )
+    run.segment_rows = [
+        _segment_row(lb, matches[lb], archetypes[lb], lb == insider, profiles, centre_fitted, centre_original)
         for lb in ordered
     ]
-    customer_rows = _customer_rows(frame, x, labels, segment_ids, chosen.estimator, centre_fitted)
+    run.customer_rows = _customer_rows(frame, x, labels, segment_ids, chosen.estimator, centre_fitted)
+    run.candidates = candidates_frame(candidates)
+    run.rules = ruleset.rules
     ins = profiles.loc[insider]
-    run.update(
-        status="succeeded",
-        algorithm=chosen.algorithm,
-        chosen_k=chosen.k,
-        silhouette=chosen.silhouette,
-        davies_bouldin=chosen.davies_bouldin,
-        calinski_harabasz=chosen.calinski_harabasz,
-        inertia=chosen.inertia,
-        bic=chosen.bic,
-        insiders_segment_id=segment_of_label[insider],
-        insiders_share=float(ins["share_of_customers"]),
-        insiders_revenue_share=float(ins["revenue_share"]),
-        previous_run_id=previous["run_id"] if previous else None,
-        adjusted_rand_index=ari,
-        customers_compared=compared,
-        rules_fidelity=ruleset.fidelity,
+    run.algorithm, run.k, run.selection_tier = chosen.algorithm, chosen.k, chosen.tier
+    run.silhouette, run.davies_bouldin = chosen.silhouette, chosen.davies_bouldin
+    run.calinski_harabasz, run.inertia, run.bic = chosen.calinski_harabasz, chosen.inertia, chosen.bic
+    run.insiders_segment_id = segment_of_label[insider]
+    run.insiders_share, run.insiders_revenue_share = (
+        float(ins["share_of_customers"]),
+        float(ins["revenue_share"]),
     )
-    run["parameters"].update(
+    run.previous_run_id = previous.run_id if previous else None
+    run.adjusted_rand_index, run.customers_compared = ari, compared
+    run.rules_fidelity = ruleset.fidelity
+    run.parameters.update(
         selection_tier=chosen.tier,
         silhouette_sample_size=min(len(frame), rule.silhouette_sample),
         model_params={k: v for k, v in chosen.estimator.get_params().items() if _is_plain(v)},
         rule_features=list(ruleset.features),
         matched_by=method,
     )
-
-    with clock("write"):
-        run["finished_at"] = datetime.now(UTC)
-        run["seconds"] = time.perf_counter() - t_start
-        store.insert_run(conn, run)
-        store.write_candidates(conn, run["run_id"], candidates_frame(candidates))
-        store.write_segments(conn, run["run_id"], segments)
-        store.write_customer_segments(conn, run["run_id"], customer_rows)
-        store.write_rules(conn, run["run_id"], ruleset.rules)
-        conn.commit()
-    timings["total"] = round(time.perf_counter() - t_start, 3)
-
-    return SegmentationResult(
-        run_id=run["run_id"],
-        as_of_date=run["as_of_date"],
-        n_customers=len(frame),
-        algorithm=chosen.algorithm,
-        k=chosen.k,
-        selection_tier=chosen.tier,
-        silhouette=chosen.silhouette,
-        davies_bouldin=chosen.davies_bouldin,
-        calinski_harabasz=chosen.calinski_harabasz,
-        inertia=chosen.inertia,
-        bic=chosen.bic,
-        insiders_segment_id=segment_of_label[insider],
-        insiders_share=run["insiders_share"],
-        insiders_revenue_share=run["insiders_revenue_share"],
-        previous_run_id=run["previous_run_id"],
-        adjusted_rand_index=ari,
-        customers_compared=compared,
-        rules_fidelity=ruleset.fidelity,
-        artifact_path=str(path),
-        segments=[_summary(seg) for seg in segments],
-        rules=ruleset.rules,
-        timings=timings,
-    )
+    run.segments = [_summary(seg, profiles.loc[seg["model_label"]]) for seg in run.segment_rows]
+    return run
 
 
 # ------------------------------------------------------------------------------------------- helpers
-def _record_failure(conn, run: dict, exc: Exception) -> None:
+def _parameters(k_range, families, rule: SelectionRule) -> dict:
+    return {
+        "k_range": list(k_range),
+        "families": list(families),
+        "selection_rule": rule.as_dict(),
+        "max_centre_distance": matching.MAX_CENTRE_DISTANCE,
+        "min_jaccard": matching.MIN_JACCARD,
+    }
+
+
+def _record_failure(conn, run: SegmentationRun, exc: Exception) -> None:
     """Roll the run's writes back and record it as failed; never hides ``exc`` (the database may be
     what failed, e.g. a dropped connection, which the cycle retries)."""
     try:
         conn.rollback()
-        store.record_failed_run(conn, run, f"{type(exc).__name__}: {exc}")
+        store.record_failed_run(conn, run.run_row(error=f"{type(exc).__name__}: {exc}"))
     except Exception:
-        log.warning("could not record the failed segmentation run %s", run["run_id"], exc_info=True)
+        log.warning("could not record the failed segmentation run %s", run.run_id, exc_info=True)
         with suppress(Exception):
             conn.rollback()
 
 
-def _match(preparation, centre_fitted, ordered, frame, labels, previous, prev_segments, prev_labels):
-    """Pairs (index in ``ordered``, row of ``prev_segments``, cost) and the method used."""
-    if previous is None or prev_segments is None or prev_segments.empty:
+def _match(preparation, centre_fitted, ordered, frame, labels, previous: store.PreviousRun | None):
+    """Pairs (index in ``ordered``, row of the previous segments, cost) and the method used."""
+    if previous is None or previous.segments.empty:
         return [], None
-    if previous["features"] == list(feats.FEATURES):
-        prev_points = pd.DataFrame(list(prev_segments["centre_original"]))[list(feats.FEATURES)]
+    if previous.features == list(feats.FEATURES):
+        prev_points = pd.DataFrame(list(previous.segments["centre_original"]))[list(feats.FEATURES)]
         prev_fitted = feats.to_fitted_space(preparation, prev_points)
         cost = matching.centre_costs(centre_fitted[ordered], prev_fitted)
         return matching.hungarian(cost, matching.MAX_CENTRE_DISTANCE), "centre"
-    log.info("previous run %s used other features: matching segments by shared customers", previous["run_id"])
+    log.info("previous run %s used other features: matching segments by shared customers", previous.run_id)
     cost = matching.overlap_costs(
-        frame["customer_id"], labels, ordered, prev_labels, list(prev_segments["segment_id"])
+        frame["customer_id"], labels, ordered, previous.labels, list(previous.segments["segment_id"])
     )
     return matching.hungarian(cost, 1 - matching.MIN_JACCARD), "overlap"
 
 
-def _names(ordered, matches, insider, profiles) -> dict[int, str]:
+def _archetypes(ordered, matches, insider, profiles) -> dict[int, str]:
+    """A matched segment keeps the previous run's archetype; the others get the nearest free one."""
     names = {insider: naming.INSIDERS}
     for lb in ordered:
         previous_name = matches[lb].previous_name
@@ -343,16 +355,14 @@ def _names(ordered, matches, insider, profiles) -> dict[int, str]:
     return names
 
 
-def _segment_row(label, match, name, is_insider, profiles, centre_fitted, centre_original) -> dict:
+def _segment_row(label, match, archetype, is_insider, profiles, centre_fitted, centre_original) -> dict:
     p = profiles.loc[label]
     return {
         "segment_id": match.segment_id,
-        "segment_name": name,
+        "archetype": archetype,
         "is_insider": bool(is_insider),
         "model_label": int(label),
         "size": int(p["size"]),
-        "share_of_customers": float(p["share_of_customers"]),
-        "revenue_share": float(p["revenue_share"]),
         "centre": dict(zip(feats.FEATURES, centre_fitted[label].tolist(), strict=True)),
         "centre_original": centre_original.iloc[label].to_dict(),
         "profile": {
@@ -367,15 +377,15 @@ def _segment_row(label, match, name, is_insider, profiles, centre_fitted, centre
     }
 
 
-def _summary(seg: dict) -> SegmentSummary:
+def _summary(seg: dict, profile: pd.Series) -> SegmentSummary:
     median = seg["profile"]["median"]
     return SegmentSummary(
         segment_id=seg["segment_id"],
-        segment_name=seg["segment_name"],
+        segment_name=seg["archetype"],
         is_insider=seg["is_insider"],
         size=seg["size"],
-        share_of_customers=seg["share_of_customers"],
-        revenue_share=seg["revenue_share"],
+        share_of_customers=float(profile["share_of_customers"]),
+        revenue_share=float(profile["revenue_share"]),
         median_gross_revenue=float(median["gross_revenue"]),
         median_purchases=float(median["purchases"]),
         median_recency_days=float(median["recency_days"]),
@@ -410,6 +420,8 @@ def new_run_id(at: datetime) -> str:
 
 def code_version() -> str:
     """Package version plus ``git describe`` of the project when git and the repository are there."""
+    from insiders.settings import PROJECT_ROOT
+
     version = insiders.__version__
     try:
         out = subprocess.run(
@@ -423,17 +435,6 @@ def code_version() -> str:
         return version
     described = out.stdout.strip()
     return f"{version}+git.{described}" if out.returncode == 0 and described else version
-
-
-class _Clock:
-    def __init__(self, timings: dict[str, float]):
-        self.timings = timings
-
-    @contextmanager
-    def __call__(self, step: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        yield
-        self.timings[step] = round(time.perf_counter() - t0, 3)
 
 
 @contextmanager

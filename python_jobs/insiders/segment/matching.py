@@ -29,9 +29,9 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 
 # RMS over features, in units of the fitted space (standard deviations, revenue's times its weight; see
-# features). Calibrated on the real data (KMeans k=4, as of 2011-12-10 and 2011-09-09): the same segment
-# in a rerun with another seed moves 0.00-0.09, a segment's closest successor when k goes from 4 to 3,
-# 5, 6 or 8 is 0.02-0.84 away, and two different segments of one run are at least 1.67 apart.
+# features): well above how far the same segment moves in a rerun with another seed, well below the
+# distance between two segments of one run (the measured figures: README, "Why the segmentation is
+# set as it is").
 MAX_CENTRE_DISTANCE = 0.5
 MIN_JACCARD = 0.3
 
@@ -95,7 +95,7 @@ def assign_ids(
     for label in ordered_labels:
         if label in matched:
             row, cost = matched[label]
-            out[label] = Match(label, int(row["segment_id"]), str(row["segment_name"]), cost, method)
+            out[label] = Match(label, int(row["segment_id"]), str(row["archetype"]), cost, method)
         else:
             out[label] = Match(label, next_id, None, None, None)
             next_id += 1

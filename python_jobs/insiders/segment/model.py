@@ -4,9 +4,9 @@ Families: KMeans (hard, convex segments a marketer can reason about; inertia) an
 (full covariances, so elongated or differently spread groups; BIC). Both predict new customers, so
 the saved Pipeline can label anyone; Agglomerative clustering cannot predict and is not tried.
 Every k of ``k_range`` (default 2..12) is fitted for both families on the same prepared matrix and
-scored: silhouette on one seeded sample of at most 3,000 customers (the same sample for every
-candidate), Davies-Bouldin and Calinski-Harabasz on everyone, inertia or BIC, the smallest segment's
-share, and the Insiders segment's share of customers and of revenue (see naming.insiders_label).
+scored: silhouette on one seeded sample (the same sample for every candidate; ``SelectionRule``),
+Davies-Bouldin and Calinski-Harabasz on everyone, inertia or BIC, the smallest segment's share, and
+the Insiders segment's share of customers and of revenue (see naming.insiders_label).
 
 The choice (``SelectionRule``), in tiers, the first tier with a candidate wins:
 
@@ -14,22 +14,18 @@ The choice (``SelectionRule``), in tiers, the first tier with a candidate wins:
    playbook per segment), every segment >= 2% of customers (no campaign for a handful of people),
    and the Insiders segment holds 5-20% of customers (the business definition: a small group that
    brings a large share of revenue). Among them: the best silhouette; candidates within 0.005 of the
-   best count as equal (on the real data a 3,000-customer sample's silhouette varies with the sample
-   by 0.002, standard deviation) and the smallest k wins, then KMeans before GaussianMixture (simpler
-   to explain).
+   best count as equal (a sample's silhouette varies with the sample by less than that) and the
+   smallest k wins, then KMeans before GaussianMixture (simpler to explain).
 2. nothing eligible: drop the Insiders band, keep the k range and the 2% floor.
 3. still nothing: the best silhouette of all candidates.
 
 A candidate that left a mixture component empty (fewer than k segments) is never chosen.
 
 Why not plain silhouette: on skewed retail data it peaks at k=2, where the "good" half of the
-customers is one segment (about 45% of customers on the real 2010-2011 file), useless as an
-Insiders list. Inside the eligible set silhouette still decides, so the geometry is respected. On
-the real file as of 2011-12-10 (4,334 customers, revenue weighed as in features) tier 1 picks KMeans
-k=4: an Insiders segment of 12.0% of customers with 64.6% of revenue (KMeans k=2 has the best
-silhouette, 0.46, with a 44% "top" segment). In the backtests (see features) KMeans k=4 was chosen at
-every cutoff; GaussianMixture alone, with or without the revenue weight, gave Insiders that captured
-2-8 points less of the next 91 days' revenue than the top spenders, so it stays a candidate only.
+customers is one segment, useless as an Insiders list. Inside the eligible set silhouette still
+decides, so the geometry is respected. GaussianMixture stays a candidate only: in the backtests its
+Insiders captured less of the next months' revenue than the top spenders (README, "Why the
+segmentation is set as it is").
 """
 
 from __future__ import annotations

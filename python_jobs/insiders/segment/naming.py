@@ -3,21 +3,18 @@
 Insiders: the segment whose customers have the highest MEDIAN gross_revenue (ties: higher mean, then
 the lower label). The median rather than the mean because one reseller spending 100x the others can
 lift the mean of a mediocre segment above a segment of consistently big spenders; the median asks
-"is the typical member of this segment a top customer". Data-driven value scores computed from the
-same pre-cutoff data were tried as the rule (mean or median of net revenue, of revenue weighted by
-recency, of revenue per day since the first purchase, and of the expected revenue of the next 91 days
-from a BG/NBD + Gamma-Gamma fit): on the real file and at the six backtest cutoffs (see features) each
-picks the same segment as the median revenue. What changed the Insiders' backtest was who goes into
-the segment (the revenue weight in features), not which segment is picked, so the simplest rule to
-explain stays.
+"is the typical member of this segment a top customer". Other value scores (net revenue, revenue
+weighted by recency, revenue per day, the forecast's expected revenue) picked the same segment in the
+backtests, so the simplest rule to explain stays.
 
-Names come from where a segment sits relative to the whole population on R, F and M: each customer
-gets the percentile rank (0-1) of their recency (more recent = higher), purchases and gross_revenue,
-and a segment's profile is the mean of its members' ranks (the population's mean is 0.5 everywhere).
-Each non-Insiders segment is given the archetype nearest to its profile, one archetype per segment
-(Hungarian assignment on the distances, so names are unique and the assignment is deterministic).
-With more segments than archetypes, the extra ones get their nearest archetype's name with " (2)",
-" (3)"... The Insiders segment is always named "Insiders" and no other segment is.
+Archetypes come from where a segment sits relative to the whole population on R, F and M: each
+customer gets the percentile rank (0-1) of their recency (more recent = higher), purchases and
+gross_revenue, and a segment's profile is the mean of its members' ranks (the population's mean is 0.5
+everywhere). Each non-Insiders segment is given the archetype nearest to its profile (Hungarian
+assignment on the distances, so the assignment is deterministic); an archetype goes to a second
+segment only when every archetype is taken. The Insiders segment's archetype is always "Insiders" and
+no other segment's is. The job writes the archetype; dbt makes the displayed name from it (numbering
+segments that share one) and joins the playbook on it.
 """
 
 from __future__ import annotations
@@ -40,7 +37,7 @@ ARCHETYPES: dict[str, tuple[float, float, float]] = {
     "Hibernating": (0.35, 0.30, 0.30),
     "Lost": (0.10, 0.15, 0.15),
 }
-_EXTRA_COPY_PENALTY = 10.0  # a suffixed copy of an archetype is used only when all names are taken
+_EXTRA_COPY_PENALTY = 10.0  # an archetype goes to a second segment only when all are taken
 
 
 def insiders_label(labels: np.ndarray, revenue: np.ndarray) -> int:
@@ -87,18 +84,17 @@ def segment_profiles(frame: pd.DataFrame, labels: np.ndarray, features) -> pd.Da
 
 
 def archetype_names(profiles: pd.DataFrame, labels_to_name, taken: set[str] = frozenset()) -> dict:
-    """Names for ``labels_to_name`` (rows of ``profiles``), avoiding names in ``taken`` and "Insiders"."""
+    """Archetype per label of ``labels_to_name`` (rows of ``profiles``), never "Insiders"; an archetype
+    in ``taken`` (or given to another label) is reused only when every other one is used."""
     labels = list(labels_to_name)
     if not labels:
         return {}
     columns, costs = [], []
-    for copy in range(1, len(labels) + 1):
-        for name in ARCHETYPES:
-            label_name = name if copy == 1 else f"{name} ({copy})"
-            if label_name in taken:
-                continue
-            columns.append(label_name)
-            costs.append((np.array(ARCHETYPES[name]), _EXTRA_COPY_PENALTY * (copy - 1)))
+    for name in ARCHETYPES:
+        already = 1 if name in taken else 0
+        for copy in range(already, already + len(labels)):
+            columns.append(name)
+            costs.append((np.array(ARCHETYPES[name]), _EXTRA_COPY_PENALTY * copy))
     points = profiles.loc[labels, ["r_rank", "f_rank", "m_rank"]].to_numpy()
     cost = np.array([[np.linalg.norm(p - proto) + penalty for proto, penalty in costs] for p in points])
     rows, cols = linear_sum_assignment(cost)

@@ -2,6 +2,8 @@
 
 Functions take a psycopg2 connection and never commit, except ``ensure_ml_schema`` and
 ``record_failed_run`` which are their own transactions; the job commits a run's writes at once.
+The previous run is the one a new run matches its segments to: the latest succeeded cycle run the job
+wrote (model fitting's own history). Which run the marts show is dbt's decision (is_current).
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ import logging
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from importlib import resources
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import psycopg2
 from psycopg2.extras import Json, execute_values
+
+from insiders.schema import ensure_schema
 
 RUN_COLUMNS = (
     "run_id",
@@ -38,8 +42,6 @@ RUN_COLUMNS = (
     "inertia",
     "bic",
     "insiders_segment_id",
-    "insiders_share",
-    "insiders_revenue_share",
     "previous_run_id",
     "adjusted_rand_index",
     "customers_compared",
@@ -67,11 +69,7 @@ def plain(value):
 
 
 def ensure_ml_schema(conn) -> None:
-    ddl = resources.files("insiders").joinpath("sql/ml_schema.sql").read_text()
-    with conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext('insiders.ml_schema'))")
-        cur.execute(ddl)
-    conn.commit()
+    ensure_schema(conn, "ml_schema.sql")
 
 
 @contextmanager
@@ -93,6 +91,31 @@ def job_lock(conn) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------------------------- reads
+@dataclass(frozen=True)
+class PreviousRun:
+    """What a new run is compared with: its features, segments (id, archetype, centre) and labels."""
+
+    run_id: str
+    features: list[str]
+    segments: pd.DataFrame
+    labels: pd.Series
+    next_segment_id: int
+
+
+def read_previous(conn) -> PreviousRun | None:
+    """The previous run, or None on a first run."""
+    previous = previous_run(conn)
+    if previous is None:
+        return None
+    return PreviousRun(
+        run_id=previous["run_id"],
+        features=previous["features"],
+        segments=previous_segments(conn, previous["run_id"]),
+        labels=previous_labels(conn, previous["run_id"]),
+        next_segment_id=max_segment_id(conn) + 1,
+    )
+
+
 def previous_run(conn) -> dict | None:
     """The latest succeeded cycle run (run_id, features), or None; backtest runs are not compared."""
     with conn.cursor() as cur:
@@ -108,12 +131,12 @@ def previous_run(conn) -> dict | None:
 def previous_segments(conn, run_id: str) -> pd.DataFrame:
     with conn.cursor() as cur:
         cur.execute(
-            """select segment_id, segment_name, is_insider, centre_original from ml.segments
+            """select segment_id, archetype, is_insider, centre_original from ml.segments
                where run_id = %s order by segment_id""",
             (run_id,),
         )
         rows = cur.fetchall()
-    return pd.DataFrame(rows, columns=["segment_id", "segment_name", "is_insider", "centre_original"])
+    return pd.DataFrame(rows, columns=["segment_id", "archetype", "is_insider", "centre_original"])
 
 
 def previous_labels(conn, run_id: str) -> pd.Series:
@@ -149,14 +172,13 @@ def write_candidates(conn, run_id: str, candidates: pd.DataFrame) -> None:
 
 
 def write_segments(conn, run_id: str, segments: list[Mapping]) -> None:
+    # raw model output only: dbt computes the shares and makes the displayed name from the archetype
     cols = [
         "segment_id",
-        "segment_name",
+        "archetype",
         "is_insider",
         "model_label",
         "size",
-        "share_of_customers",
-        "revenue_share",
         "centre",
         "centre_original",
         "profile",
@@ -202,7 +224,16 @@ def write_rules(conn, run_id: str, rules) -> None:
         )
 
 
-def record_failed_run(conn, run: Mapping, error: str) -> None:
+def write_run(conn, run) -> None:
+    """All the rows of a ``job.SegmentationRun``, in the caller's transaction (it commits)."""
+    insert_run(conn, run.run_row())
+    write_candidates(conn, run.run_id, run.candidates)
+    write_segments(conn, run.run_id, run.segment_rows)
+    write_customer_segments(conn, run.run_id, run.customer_rows)
+    write_rules(conn, run.run_id, run.rules)
+
+
+def record_failed_run(conn, run_row: Mapping) -> None:
     """Record a failed run in its own transaction (the caller rolled back the run's writes)."""
-    insert_run(conn, {**run, "status": "failed", "error": error[:4000]})
+    insert_run(conn, {**run_row, "status": "failed", "error": (run_row.get("error") or "")[:4000]})
     conn.commit()

@@ -24,8 +24,8 @@ create table if not exists ml.segmentation_runs (
     inertia               double precision,          -- kmeans only
     bic                   double precision,          -- gmm only
     insiders_segment_id   integer,
-    insiders_share        double precision,          -- share of customers in the Insiders segment
-    insiders_revenue_share double precision,         -- their share of gross revenue
+    insiders_share        double precision,          -- legacy: dbt computes it (marts.segmentation_runs)
+    insiders_revenue_share double precision,         -- legacy: dbt computes it
     previous_run_id       text references ml.segmentation_runs (run_id),
     adjusted_rand_index   double precision,          -- vs previous run, on customers in both
     customers_compared    integer,                   -- customers in both runs
@@ -62,19 +62,19 @@ create unique index if not exists segmentation_candidates_one_chosen_uq
 create table if not exists ml.segments (
     run_id             text not null references ml.segmentation_runs (run_id) on delete cascade,
     segment_id         integer not null,              -- stable across runs (matched to the previous run)
-    segment_name       text not null,
+    segment_name       text,                          -- legacy: dbt names segments from archetype
+    archetype          text,                          -- playbook entry nearest the segment (naming.py)
     is_insider         boolean not null,
     model_label        integer not null,              -- the cluster index inside this run's model
     size               integer not null,
-    share_of_customers double precision not null,
-    revenue_share      double precision not null,
+    share_of_customers double precision,              -- legacy: dbt computes the shares
+    revenue_share      double precision,              -- legacy
     centre             jsonb not null,                -- {feature: value} in the fitted (scaled) space
     centre_original    jsonb not null,                -- the same point in original feature units
     profile            jsonb not null,                -- rank profile, mean and median of each feature
     matched_by         text,                          -- centre | overlap | null (new segment)
     match_cost         double precision,              -- distance (or 1 - Jaccard) to the matched segment
     primary key (run_id, segment_id),
-    unique (run_id, segment_name),
     unique (run_id, model_label)
 );
 create unique index if not exists segments_one_insider_uq on ml.segments (run_id) where is_insider;
@@ -103,3 +103,12 @@ create table if not exists ml.insider_rules (
 
 -- Columns added after the first release (create table above already has them).
 alter table ml.customer_segments add column if not exists features jsonb;
+
+-- Segments carry an archetype; dbt owns the shares and the displayed names (a first release wrote
+-- "At risk (2)"-style names and the shares here: older rows get their archetype once).
+alter table ml.segments add column if not exists archetype text;
+alter table ml.segments drop constraint if exists segments_run_id_segment_name_key;
+alter table ml.segments alter column segment_name drop not null;
+alter table ml.segments alter column share_of_customers drop not null;
+alter table ml.segments alter column revenue_share drop not null;
+update ml.segments set archetype = regexp_replace(segment_name, ' \(\d+\)$', '') where archetype is null;

@@ -87,7 +87,7 @@ def test_missing_tables_read_as_empty(pg_conn):
     assert report_data.latest_backtest(pg_conn).empty
     assert list(report_data.latest_backtest(pg_conn).columns) == list(report_data.BACKTEST_COLUMNS)
     assert report_data.segmentation_candidates(pg_conn, "r", ml_schema="ml").empty
-    assert report_data.membership_changes(pg_conn, "r").empty
+    assert report_data.membership_changes(pg_conn).empty
 
 
 def test_no_segmentation_yet_is_a_user_error(pg_conn, tmp_path):
@@ -125,10 +125,12 @@ def test_reading_ends_its_own_transaction_but_not_the_callers(marts):
         assert cur.fetchone()[0] == 1
 
 
-def test_current_run_falls_back_to_customer_segments(marts):
-    with marts.cursor() as cur:
-        cur.execute("drop table marts.segmentation_runs")
+def test_the_current_run_is_the_one_dbt_marks_current(marts):
     assert report_data.current_run_id(marts) == tiny_marts.RUN
+    with marts.cursor() as cur:
+        cur.execute("update marts.segmentation_runs set is_current = false")
+    with pytest.raises(UserError, match="no current segmentation run"):
+        report_data.current_run_id(marts)
 
 
 def test_report_filename_is_safe():

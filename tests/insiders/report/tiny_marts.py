@@ -83,9 +83,10 @@ create table ml.segmentation_candidates (
     insiders_revenue_share double precision, selection_tier integer, is_chosen boolean,
     fit_seconds double precision);
 create table marts.segment_flows (
-    run_id text, previous_run_id text, from_segment text, to_segment text, customers bigint);
+    run_id text, previous_run_id text, is_current boolean, from_segment text, to_segment text,
+    change_type text, customers bigint);
 create table marts.segment_membership_changes (
-    run_id text, previous_run_id text, customer_id text, change_type text, from_segment_id integer,
+    run_id text, previous_run_id text, is_current boolean, customer_id text, change_type text, from_segment_id integer,
     from_segment text, to_segment_id integer, to_segment text, is_insider_entry boolean,
     is_insider_exit boolean);
 """
@@ -332,12 +333,12 @@ def _fill_changes(cur, people: list[dict]) -> None:
     _insert(
         cur,
         "marts.segment_membership_changes",
-        [{"run_id": RUN, "previous_run_id": PREVIOUS_RUN, **c} for c in changes],
+        [{"run_id": RUN, "previous_run_id": PREVIOUS_RUN, "is_current": True, **c} for c in changes],
     )
     flows = [
-        ("Insiders", "Insiders", 9), ("Insiders", "Loyal customers", 1), ("Loyal customers", "Loyal customers", 18),
-        ("Lost", "Loyal customers", 1), ("Lost", "Lost", 28), ("Lost", "(gone)", 1),
-        ("(not a customer yet)", "Lost", 1),
+        ("Insiders", "Insiders", "stayed", 9), ("Insiders", "Loyal customers", "moved", 1),
+        ("Loyal customers", "Loyal customers", "stayed", 18), ("Lost", "Loyal customers", "moved", 1),
+        ("Lost", "Lost", "stayed", 28), ("Lost", "(gone)", "left", 1), ("(not a customer yet)", "Lost", "entered", 1),
     ]  # fmt: skip
     _insert(
         cur,
@@ -346,11 +347,13 @@ def _fill_changes(cur, people: list[dict]) -> None:
             {
                 "run_id": RUN,
                 "previous_run_id": PREVIOUS_RUN,
+                "is_current": True,
                 "from_segment": f,
                 "to_segment": t,
+                "change_type": change,
                 "customers": n,
             }
-            for f, t, n in flows
+            for f, t, change, n in flows
         ],
     )
 

@@ -34,7 +34,7 @@ def test_obvious_groups_are_recovered_and_the_big_spenders_are_the_insiders(pg_c
     insiders = {c for c, s in labels.items() if s == result.insiders_segment_id}
     assert insiders == set(frame.loc[group == 0, "customer_id"])  # group 0: the 25,000-a-year customers
     segments = query(
-        pg_conn, "select segment_name, is_insider, size from ml.segments where run_id = %s", (result.run_id,)
+        pg_conn, "select archetype, is_insider, size from ml.segments where run_id = %s", (result.run_id,)
     )
     assert len(segments) == 4
     assert len({name for name, *_ in segments}) == 4

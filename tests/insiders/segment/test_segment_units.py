@@ -3,12 +3,14 @@ code version."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import pairwise_distances, silhouette_score
 
-from insiders.segment import features, job, matching, naming, rules
+from insiders.segment import features, job, matching, naming, rules, store
 from insiders.segment.model import (
     Candidate,
     SelectionRule,
@@ -16,7 +18,7 @@ from insiders.segment.model import (
     fit_candidates,
     silhouette_from_distances,
 )
-from tests.insiders.segment.synthetic import retail_like_customers
+from tests.insiders.segment.synthetic import retail_like_customers, separated_customers
 
 
 def test_revenue_weighs_four_times_as_much_as_each_behaviour_feature():
@@ -101,12 +103,15 @@ def test_choice_falls_back_when_nothing_is_eligible():
     assert choose(out_of_range, SelectionRule()).k == 3  # tier 3
 
 
-def test_names_are_unique_even_with_more_segments_than_archetypes():
+def test_an_archetype_is_shared_only_when_all_are_taken():
     rng = np.random.default_rng(1)
     profiles = pd.DataFrame(rng.uniform(0, 1, size=(14, 3)), columns=["r_rank", "f_rank", "m_rank"])
     names = naming.archetype_names(profiles, list(range(14)), taken={"Lost"})
-    assert len(set(names.values())) == 14
-    assert "Lost" not in names.values() and naming.INSIDERS not in names.values()
+    uses = Counter(names.values())
+    assert set(uses) - {"Lost"} == set(naming.ARCHETYPES) - {"Lost"}  # every free archetype is used
+    assert max(uses.values()) == 2 and naming.INSIDERS not in uses
+    few = naming.archetype_names(profiles.head(5), list(range(5)), taken={"Lost"})
+    assert len(set(few.values())) == 5 and "Lost" not in few.values()  # enough free ones: no sharing
     assert names == naming.archetype_names(profiles, list(range(14)), taken={"Lost"})  # deterministic
 
 
@@ -130,7 +135,7 @@ def test_overlap_matching_pairs_segments_sharing_customers():
     cost = matching.overlap_costs(customers, labels, [0, 1, 2], previous, [3, 7])
     pairs = matching.hungarian(cost, 1 - matching.MIN_JACCARD)
     assert sorted((r, c) for r, c, _ in pairs) == [(0, 1), (1, 0)]  # 2 shares too little with 3 or 7
-    prev = pd.DataFrame({"segment_id": [3, 7], "segment_name": ["Lost", "Promising"]})
+    prev = pd.DataFrame({"segment_id": [3, 7], "archetype": ["Lost", "Promising"]})
     ids = matching.assign_ids([0, 1, 2], pairs, prev, next_id=8, method="overlap")
     assert [(m.segment_id, m.previous_name) for m in ids.values()] == [
         (7, "Promising"),
@@ -152,3 +157,27 @@ def test_code_version_without_git(monkeypatch):
 
     monkeypatch.setattr(job.subprocess, "run", no_git)
     assert job.code_version() == job.insiders.__version__
+
+
+def _as_previous(run: job.SegmentationRun, next_id: int = 100) -> store.PreviousRun:
+    segments = pd.DataFrame(run.segment_rows)[["segment_id", "archetype", "is_insider", "centre_original"]]
+    labels = run.customer_rows.set_index("customer_id")["segment_id"]
+    return store.PreviousRun(run.run_id, list(features.FEATURES), segments, labels, next_id)
+
+
+def test_segment_is_pure_repeatable_and_keeps_ids_against_the_previous_run():
+    frame, _ = separated_customers(n=300, seed=7)
+    first = job.segment(frame, None, seed=1, k_range=range(3, 6))  # no database, no files
+    again = job.segment(frame, None, seed=1, k_range=range(3, 6))
+    assert first.customer_rows["segment_id"].tolist() == again.customer_rows["segment_id"].tolist()
+    assert first.previous_run_id is None and first.adjusted_rand_index is None
+    assert sum(s.is_insider for s in first.segments) == 1
+
+    second = job.segment(frame, _as_previous(first), seed=2, k_range=range(3, 6))
+    assert second.previous_run_id == first.run_id
+    assert {s.segment_id: s.segment_name for s in second.segments} == {
+        s.segment_id: s.segment_name for s in first.segments
+    }  # matched to the previous run: same ids, same archetypes
+    assert second.adjusted_rand_index == pytest.approx(1.0)
+    row = second.run_row()
+    assert (row["status"], row["chosen_k"], row["previous_run_id"]) == ("succeeded", second.k, first.run_id)
