@@ -1,92 +1,202 @@
 {#-
-    Casting happens once per distinct text, not once per line: the 541,909 lines of the shared file
-    hold ~23k distinct invoice dates, ~1.6k prices and ~700 quantities, and a regex per line costs
-    seconds in Postgres. Each lookup CTE groups the raw texts (so its expressions run once per text,
-    and Postgres can skip the join when a query does not read the cast column) and is joined back
-    on the raw text: the only joins in staging, all to the same source table.
+    Each line is cast by the rules of its own file's layout (layouts/*.yml), recorded with the file in
+    raw.files by the loader: the date pattern and the group of each date part, the decimal and
+    thousands separators, the cancellation and adjustment prefixes. Two files of different layouts in
+    the same database are each read correctly. This is the one place where text becomes typed values.
+
+    Casting happens once per distinct text of a file, not once per line: the 541,909 lines of the
+    shared file hold ~23k distinct invoice dates, ~1.6k prices and ~700 quantities. Each lookup CTE
+    groups the raw texts of a file and is joined back on (file_id, raw text).
 
     Every cast is guarded, so a bad value becomes null (and has_cast_error) instead of failing the
-    build. Invoice dates are read in the shop's format, `12/1/2010 8:26` (month/day/year, 24h clock),
-    or in ISO form, `2010-12-01 08:26[:ss]`: a regex recognises the shape, the text is cut into its
-    numbers and timestamp_from_parts range-checks them, so 2/31/2011 becomes null, not an error.
+    build: a date is cut into its numbers by the layout's pattern (regex_group_at) and
+    timestamp_from_parts range-checks them, so 2/31/2011 becomes null, not an error.
+
+    Order lines already in the warehouse: when the layout names a relation (`source:`), the cycle
+    sets the var `shop_relation` (schema, table, the registered file_id, the column of each standard
+    name and which ones are typed) and the lines come from that relation (source shop_warehouse)
+    instead of raw.transactions; typed columns are used as they are, text ones parsed as above.
 -#}
-{%- set month_day_year_pattern = '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4} [0-9]{1,2}:[0-9]{2}(:[0-9]{2})?$' -%}
-{%- set iso_pattern = '^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2})?$' %}
+{%- set relation = var('shop_relation', none) -%}
 
 with
 
+{% if relation %}
+order_lines as (
+
+    select * from {{ source('shop_warehouse', 'order_lines') }}
+
+),
+
+source as (
+
+    select
+        cast({{ relation.file_id }} as bigint) as file_id,
+        {%- if relation.columns.line_id %}
+        cast({{ adapter.quote(relation.columns.line_id) }} as {{ dbt.type_int() }}) as line_number,
+        {%- else %}
+        cast(row_number() over (
+            order by
+            {%- for std in ['invoiced_at', 'invoice_id', 'stock_code', 'customer_id', 'quantity', 'unit_price', 'description', 'country'] if relation.columns[std] %}
+                {{ adapter.quote(relation.columns[std]) }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        ) as {{ dbt.type_int() }}) as line_number,
+        {%- endif %}
+        {%- for std, raw_name in [
+            ('invoice_id', 'invoice_no'), ('stock_code', 'stock_code'), ('description', 'description'),
+            ('quantity', 'quantity'), ('invoiced_at', 'invoice_date'), ('unit_price', 'unit_price'),
+            ('customer_id', 'customer_id'), ('country', 'country')
+        ] %}
+        {%- if relation.columns[std] and not relation.typed[std] %}
+        cast({{ adapter.quote(relation.columns[std]) }} as {{ dbt.type_string() }}) as {{ raw_name }},
+        {%- else %}
+        cast(null as {{ dbt.type_string() }}) as {{ raw_name }},
+        {%- endif %}
+        {%- endfor %}
+        {{ 'cast(' ~ adapter.quote(relation.columns.quantity) ~ ' as ' ~ dbt.type_int() ~ ')' if relation.typed.quantity else 'cast(null as ' ~ dbt.type_int() ~ ')' }} as typed_quantity,
+        {{ 'cast(' ~ adapter.quote(relation.columns.unit_price) ~ ' as ' ~ dbt.type_numeric() ~ ')' if relation.typed.unit_price else 'cast(null as ' ~ dbt.type_numeric() ~ ')' }} as typed_unit_price,
+        {{ 'cast(' ~ adapter.quote(relation.columns.invoiced_at) ~ ' as ' ~ dbt.type_timestamp() ~ ')' if relation.typed.invoiced_at else 'cast(null as ' ~ dbt.type_timestamp() ~ ')' }} as typed_invoiced_at
+
+    from order_lines
+
+),
+{% else %}
 source as not materialized (
 
-    select * from {{ source('shop', 'transactions') }}
+    select
+        *,
+        cast(null as {{ dbt.type_int() }}) as typed_quantity,
+        cast(null as {{ dbt.type_numeric() }}) as typed_unit_price,
+        cast(null as {{ dbt.type_timestamp() }}) as typed_invoiced_at
+
+    from {{ source('shop', 'transactions') }}
+
+),
+{% endif %}
+
+files as (
+
+    select * from {{ source('shop', 'files') }}
+
+),
+
+quantity_texts as (
+
+    select distinct
+        file_id,
+        quantity
+
+    from source
 
 ),
 
 quantities as (
 
     select
-        quantity as quantity_text,
-        {{ safe_cast_integer('trim(quantity)') }} as quantity
+        quantity_texts.file_id,
+        quantity_texts.quantity as quantity_text,
+        {{ safe_cast_integer(layout_number_text(
+            'quantity_texts.quantity', 'files.decimal_separator', 'files.thousands_separator'
+        )) }} as quantity
+
+    from quantity_texts
+    inner join files on quantity_texts.file_id = files.file_id
+
+),
+
+unit_price_texts as (
+
+    select distinct
+        file_id,
+        unit_price
 
     from source
-    group by quantity
 
 ),
 
 unit_prices as (
 
     select
-        unit_price as unit_price_text,
-        {{ safe_cast_numeric('trim(unit_price)') }} as unit_price
+        unit_price_texts.file_id,
+        unit_price_texts.unit_price as unit_price_text,
+        {{ safe_cast_numeric(layout_number_text(
+            'unit_price_texts.unit_price', 'files.decimal_separator', 'files.thousands_separator'
+        )) }} as unit_price
 
-    from source
-    group by unit_price
+    from unit_price_texts
+    inner join files on unit_price_texts.file_id = files.file_id
 
 ),
 
 invoice_date_texts as (
 
-    select
-        invoice_date as invoice_date_text,
-        case
-            when trim(invoice_date) ~ '{{ month_day_year_pattern }}' then 'month/day/year'
-            when trim(invoice_date) ~ '{{ iso_pattern }}' then 'iso'
-        end as invoice_date_format,
-        -- the numbers in the order written: month, day, year, hour, minute[, second] in the shop's
-        -- format, year, month, day, hour, minute[, second] in ISO; all digits once the shape matched
-        string_to_array(translate(trim(invoice_date), '/-T:', '    '), ' ') as numbers
+    select distinct
+        file_id,
+        invoice_date
 
     from source
-    group by invoice_date
+
+),
+
+invoice_date_groups as (
+
+    -- the text of each date part, cut out by the file's pattern (null when it does not match)
+    select
+        invoice_date_texts.file_id,
+        invoice_date_texts.invoice_date as invoice_date_text,
+        files.is_two_digit_year,
+        files.is_month_name,
+        files.date_ampm_group is not null as has_am_pm,
+        {%- for part in ['year', 'month', 'day', 'hour', 'minute', 'second', 'ampm'] %}
+        {{ regex_group_at('trim(invoice_date_texts.invoice_date)', 'files.date_pattern', 'files.date_' ~ part ~ '_group') }} as {{ part }}_text,
+        {%- endfor %}
+        {{ regex_group(
+            'trim(invoice_date_texts.invoice_date)', 'files.date_pattern', 1
+        ) }} is not null as is_date_shaped
+
+    from invoice_date_texts
+    inner join files on invoice_date_texts.file_id = files.file_id
 
 ),
 
 invoice_date_parts as (
 
+    -- the groups hold digits only (or a month name, AM/PM) once the pattern matched: casts are safe
     select
+        file_id,
         invoice_date_text,
-        case invoice_date_format
-            when 'month/day/year' then numbers[3]::integer
-            when 'iso' then numbers[1]::integer
+        case
+            when not is_date_shaped then null
+            when is_two_digit_year
+                then cast(year_text as {{ dbt.type_int() }})
+                + case when cast(year_text as {{ dbt.type_int() }}) < 69 then 2000 else 1900 end
+            else cast(year_text as {{ dbt.type_int() }})
         end as year_part,
-        case invoice_date_format
-            when 'month/day/year' then numbers[1]::integer
-            when 'iso' then numbers[2]::integer
+        case
+            when not is_date_shaped then null
+            when is_month_name then {{ month_from_name('month_text') }}
+            else cast(month_text as {{ dbt.type_int() }})
         end as month_part,
-        case invoice_date_format
-            when 'month/day/year' then numbers[2]::integer
-            when 'iso' then numbers[3]::integer
-        end as day_part,
-        case when invoice_date_format is not null then numbers[4]::integer end as hour_part,
-        case when invoice_date_format is not null then numbers[5]::integer end as minute_part,
-        case when invoice_date_format is not null then coalesce(numbers[6]::integer, 0) end as second_part
+        case when is_date_shaped then cast(day_text as {{ dbt.type_int() }}) end as day_part,
+        case
+            when not is_date_shaped then null
+            when not has_am_pm then coalesce(cast(hour_text as {{ dbt.type_int() }}), 0)
+            when cast(hour_text as {{ dbt.type_int() }}) not between 1 and 12 then null
+            else
+                mod(cast(hour_text as {{ dbt.type_int() }}), 12)
+                + case when lower(ampm_text) = 'pm' then 12 else 0 end
+        end as hour_part,
+        case when is_date_shaped then coalesce(cast(minute_text as {{ dbt.type_int() }}), 0) end as minute_part,
+        case when is_date_shaped then coalesce(cast(second_text as {{ dbt.type_int() }}), 0) end as second_part
 
-    from invoice_date_texts
+    from invoice_date_groups
 
 ),
 
 invoice_dates as (
 
     select
+        file_id,
         invoice_date_text,
         {{ timestamp_from_parts(
             'year_part', 'month_part', 'day_part', 'hour_part', 'minute_part', 'second_part'
@@ -104,28 +214,36 @@ joined as (
         upper(nullif(trim(source.invoice_no), '')) as invoice_id,
         upper(nullif(trim(source.stock_code), '')) as stock_code,
         nullif(trim(source.description), '') as description,
-        quantities.quantity,
-        unit_prices.unit_price,
-        invoice_dates.invoiced_at,
+        coalesce(source.typed_quantity, quantities.quantity) as quantity,
+        coalesce(source.typed_unit_price, unit_prices.unit_price) as unit_price,
+        coalesce(source.typed_invoiced_at, invoice_dates.invoiced_at) as invoiced_at,
         -- '17850.0' (a float export) and '17850' are the same customer
         case
             when source.customer_id like '%.%'
                 then nullif(regexp_replace(trim(source.customer_id), '^([0-9]+)\.0*$', '\1'), '')
             else nullif(trim(source.customer_id), '')
         end as customer_id,
-        nullif(trim(source.country), '') as country
+        nullif(trim(source.country), '') as country,
+        files.cancellation_prefix,
+        files.adjustment_prefix
 
     from source
-    left join quantities on source.quantity = quantities.quantity_text
-    left join unit_prices on source.unit_price = unit_prices.unit_price_text
-    left join invoice_dates on source.invoice_date = invoice_dates.invoice_date_text
+    left join files on source.file_id = files.file_id
+    left join quantities
+        on source.file_id = quantities.file_id and source.quantity = quantities.quantity_text
+    left join unit_prices
+        on source.file_id = unit_prices.file_id and source.unit_price = unit_prices.unit_price_text
+    left join invoice_dates
+        on source.file_id = invoice_dates.file_id and source.invoice_date = invoice_dates.invoice_date_text
 
 ),
 
 final as (
 
     select
-        file_id::text || '-' || line_number::text as transaction_line_id,
+        {{ dbt.concat([
+            'cast(file_id as ' ~ dbt.type_string() ~ ')', "'-'", 'cast(line_number as ' ~ dbt.type_string() ~ ')'
+        ]) }} as transaction_line_id,
         file_id,
         line_number,
         invoice_id,
@@ -136,8 +254,10 @@ final as (
         invoiced_at,
         customer_id,
         country,
-        coalesce(invoice_id like 'C%', false) as is_cancellation,
-        coalesce(invoice_id like 'A%', false) as is_adjustment,
+        coalesce(
+            substring(invoice_id, 1, length(cancellation_prefix)) = cancellation_prefix, false
+        ) as is_cancellation,
+        coalesce(substring(invoice_id, 1, length(adjustment_prefix)) = adjustment_prefix, false) as is_adjustment,
         customer_id is null as is_guest,
         -- the required typed fields that are missing or could not be cast, e.g. 'quantity, invoice_date'
         nullif(

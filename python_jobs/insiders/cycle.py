@@ -20,7 +20,7 @@ from insiders.backtest import cutoff_features_summary, run_backtest
 from insiders.dbt import run_dbt
 from insiders.errors import StepFailedError, UserError
 from insiders.forecast_job import run_forecast
-from insiders.ingest import load_sources
+from insiders.ingest import load_sources, shop_source_vars
 from insiders.load import LoadResult
 from insiders.report import write_report
 from insiders.retry import with_retries
@@ -140,6 +140,7 @@ def _steps(
     readers = [settings.bi_role]
     with step("load"):  # loading is idempotent (one transaction per file): safe to retry whole
         outcome.loads = with_retries(lambda: load_sources(url, sources, settings), what="load")
+        build_vars.update(shop_source_vars(url, settings))  # a warehouse relation instead of raw files
     with step("prepare"), db.raw_connection(url) as conn:
         if not bi.ensure_bi_role(conn, settings.bi_role, _secret(settings.bi_password)):
             readers = []
