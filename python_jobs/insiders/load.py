@@ -51,6 +51,8 @@ MAX_KEPT_LINE_CHARS = 10_000  # rejected raw text is kept up to this length
 CHUNK = 1 << 20
 REJECT_BATCH = 1_000
 UNFINISHED = "unfinished load"  # error of an attempt row until its load commits or fails cleanly
+DIED = "died"  # error of an attempt whose process died (seen by a later process)
+MAX_DEATHS = 2  # a file that killed the loading process this often is refused, not retried again
 ATTEMPT_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # this process
 
 
@@ -419,17 +421,38 @@ def _already_loaded(cur, sha256: str):
     return cur.fetchone()
 
 
-def _unfinished_attempts(conn, sha256: str) -> list[tuple]:
-    """Attempts at this content that never finished: (file_id, attempted_by, started_at)."""
+def _check_earlier_deaths(conn, sha256: str) -> str | None:
+    """Look at the attempts at this content that never finished. This process's own ones (a lost
+    connection, retried) are marked interrupted; another process's ones mean that process died on
+    the file (killed, out of memory...): marked died, and once MAX_DEATHS attempts died the file is
+    refused (the reason is returned) so that it cannot make every later cycle die too."""
     with conn.cursor() as cur:
         cur.execute(
-            """select file_id, attempted_by, started_at from raw.files
-               where sha256 = %s and status = 'failed' and error like %s order by file_id""",
-            (sha256, UNFINISHED + "%"),
+            """select file_id, attempted_by, started_at, error like %s from raw.files
+               where sha256 = %s and status = 'failed' and (error like %s or error like %s)
+               order by file_id""",
+            (UNFINISHED + "%", sha256, UNFINISHED + "%", DIED + ":%"),
         )
-        rows = cur.fetchall()
-    conn.rollback()
-    return rows
+        attempts = cur.fetchall()
+        for file_id, by, _, unfinished in attempts:
+            if not unfinished:
+                continue
+            if by == ATTEMPT_ID:
+                error = "interrupted (connection lost); retried by the same process"
+            else:
+                error = f"{DIED}: the loading process ({by}) stopped before the load finished"
+            cur.execute("update raw.files set error = %s where file_id = %s", (error, file_id))
+    conn.commit()
+    deaths = [a for a in attempts if a[1] != ATTEMPT_ID]
+    if len(deaths) < MAX_DEATHS:
+        if deaths:
+            log.warning("an earlier load of this file (file %s) died; retrying once", deaths[-1][0])
+        return None
+    ids = ", ".join(str(a[0]) for a in deaths)
+    return (
+        f"{len(deaths)} earlier loads of this file died before finishing (files {ids}, last started "
+        f"{deaths[-1][2]:%Y-%m-%d %H:%M}); not retried: delete those raw.files rows to try again"
+    )
 
 
 def _insert_file_row(conn, *, file_name, source_uri, facts, etag, started_at, error, layout) -> int:
@@ -483,19 +506,10 @@ def load_file(
         return LoadResult(source_uri, "skipped", done[0], message=msg, seconds=time.perf_counter() - t0)
     row = dict(file_name=file_name, source_uri=source_uri, facts=facts, etag=etag, started_at=started_at,
                layout=layout)  # fmt: skip
-    died = [a for a in _unfinished_attempts(conn, facts.sha256) if a[1] != ATTEMPT_ID]
-    for file_id, by, _ in _unfinished_attempts(conn, facts.sha256):
-        if by == ATTEMPT_ID:  # this process lost its connection mid-load and retries: not a death
-            _set_error(conn, file_id, "interrupted (connection lost); retried by the same process")
-    if died:
-        file_id, by, at = died[-1]
-        reason = (
-            f"an earlier load of this file (file {file_id}, started {at:%Y-%m-%d %H:%M} by {by}) never "
-            f"finished: the process died on it; not retried (delete raw.files rows "
-            f"{', '.join(str(d[0]) for d in died)} to try again)"
-        )
-        new_id = _insert_file_row(conn, **row, error=reason)
-        return LoadResult(source_uri, "failed", new_id, message=reason, seconds=time.perf_counter() - t0)
+    refusal = _check_earlier_deaths(conn, facts.sha256)
+    if refusal:
+        new_id = _insert_file_row(conn, **row, error=refusal)
+        return LoadResult(source_uri, "failed", new_id, message=refusal, seconds=time.perf_counter() - t0)
     file_id = _insert_file_row(conn, **row, error=f"{UNFINISHED}: started by {ATTEMPT_ID}")
     counts = ParseCounts()
     try:
