@@ -121,6 +121,18 @@ def _relation_file_id(conn, layout: Layout) -> int:
                 values,
             )
             row = cur.fetchone()
+        # the relation's size as this cycle starts (what data_quality shows; nothing is copied)
+        cur.execute(
+            sql.SQL("select count(*) from {}.{}").format(
+                sql.Identifier(layout.source.schema_name), sql.Identifier(layout.source.table)
+            )
+        )
+        lines = cur.fetchone()[0]
+        cur.execute(
+            """update raw.files set rows_in_file = %s, rows_loaded = %s, rows_rejected = 0, loaded_at = now()
+               where file_id = %s""",
+            (lines, lines, row[0]),
+        )
     conn.commit()
     return row[0]
 
