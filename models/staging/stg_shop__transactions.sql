@@ -17,62 +17,14 @@
     name and which ones are typed) and the lines come from that relation (source shop_warehouse)
     instead of raw.transactions; typed columns are used as they are, text ones parsed as above.
 -#}
-{%- set relation = var('shop_relation', none) -%}
 
 with
 
-{% if relation %}
-order_lines as (
-
-    select * from {{ source('shop_warehouse', 'order_lines') }}
-
-),
-
-source as (
-
-    select
-        cast({{ relation.file_id }} as bigint) as file_id,
-        {%- if relation.columns.line_id %}
-        cast({{ adapter.quote(relation.columns.line_id) }} as {{ dbt.type_int() }}) as line_number,
-        {%- else %}
-        cast(row_number() over (
-            order by
-            {%- for std in ['invoiced_at', 'invoice_id', 'stock_code', 'customer_id', 'quantity', 'unit_price', 'description', 'country'] if relation.columns[std] %}
-                {{ adapter.quote(relation.columns[std]) }}{{ ',' if not loop.last }}
-            {%- endfor %}
-        ) as {{ dbt.type_int() }}) as line_number,
-        {%- endif %}
-        {%- for std, raw_name in [
-            ('invoice_id', 'invoice_no'), ('stock_code', 'stock_code'), ('description', 'description'),
-            ('quantity', 'quantity'), ('invoiced_at', 'invoice_date'), ('unit_price', 'unit_price'),
-            ('customer_id', 'customer_id'), ('country', 'country')
-        ] %}
-        {%- if relation.columns[std] and not relation.typed[std] %}
-        cast({{ adapter.quote(relation.columns[std]) }} as {{ dbt.type_string() }}) as {{ raw_name }},
-        {%- else %}
-        cast(null as {{ dbt.type_string() }}) as {{ raw_name }},
-        {%- endif %}
-        {%- endfor %}
-        {{ 'cast(' ~ adapter.quote(relation.columns.quantity) ~ ' as ' ~ dbt.type_int() ~ ')' if relation.typed.quantity else 'cast(null as ' ~ dbt.type_int() ~ ')' }} as typed_quantity,
-        {{ 'cast(' ~ adapter.quote(relation.columns.unit_price) ~ ' as ' ~ dbt.type_numeric() ~ ')' if relation.typed.unit_price else 'cast(null as ' ~ dbt.type_numeric() ~ ')' }} as typed_unit_price,
-        {{ 'cast(' ~ adapter.quote(relation.columns.invoiced_at) ~ ' as ' ~ dbt.type_timestamp() ~ ')' if relation.typed.invoiced_at else 'cast(null as ' ~ dbt.type_timestamp() ~ ')' }} as typed_invoiced_at
-
-    from order_lines
-
-),
-{% else %}
 source as not materialized (
 
-    select
-        *,
-        cast(null as {{ dbt.type_int() }}) as typed_quantity,
-        cast(null as {{ dbt.type_numeric() }}) as typed_unit_price,
-        cast(null as {{ dbt.type_timestamp() }}) as typed_invoiced_at
-
-    from {{ source('shop', 'transactions') }}
+    {{ shop_lines(var('shop_relation', none)) }}
 
 ),
-{% endif %}
 
 files as (
 
@@ -148,7 +100,9 @@ invoice_date_groups as (
         files.is_month_name,
         files.date_ampm_group is not null as has_am_pm,
         {%- for part in ['year', 'month', 'day', 'hour', 'minute', 'second', 'ampm'] %}
-        {{ regex_group_at('trim(invoice_date_texts.invoice_date)', 'files.date_pattern', 'files.date_' ~ part ~ '_group') }} as {{ part }}_text,
+        {{ regex_group_at(
+            'trim(invoice_date_texts.invoice_date)', 'files.date_pattern', 'files.date_' ~ part ~ '_group'
+        ) }} as {{ part }}_text,
         {%- endfor %}
         {{ regex_group(
             'trim(invoice_date_texts.invoice_date)', 'files.date_pattern', 1
@@ -167,9 +121,9 @@ invoice_date_parts as (
         invoice_date_text,
         case
             when not is_date_shaped then null
-            when is_two_digit_year
-                then cast(year_text as {{ dbt.type_int() }})
-                + case when cast(year_text as {{ dbt.type_int() }}) < 69 then 2000 else 1900 end
+            when is_two_digit_year and cast(year_text as {{ dbt.type_int() }}) < 69
+                then cast(year_text as {{ dbt.type_int() }}) + 2000
+            when is_two_digit_year then cast(year_text as {{ dbt.type_int() }}) + 1900
             else cast(year_text as {{ dbt.type_int() }})
         end as year_part,
         case
@@ -186,8 +140,12 @@ invoice_date_parts as (
                 mod(cast(hour_text as {{ dbt.type_int() }}), 12)
                 + case when lower(ampm_text) = 'pm' then 12 else 0 end
         end as hour_part,
-        case when is_date_shaped then coalesce(cast(minute_text as {{ dbt.type_int() }}), 0) end as minute_part,
-        case when is_date_shaped then coalesce(cast(second_text as {{ dbt.type_int() }}), 0) end as second_part
+        case
+            when is_date_shaped then coalesce(cast(minute_text as {{ dbt.type_int() }}), 0)
+        end as minute_part,
+        case
+            when is_date_shaped then coalesce(cast(second_text as {{ dbt.type_int() }}), 0)
+        end as second_part
 
     from invoice_date_groups
 
@@ -257,7 +215,9 @@ final as (
         coalesce(
             substring(invoice_id, 1, length(cancellation_prefix)) = cancellation_prefix, false
         ) as is_cancellation,
-        coalesce(substring(invoice_id, 1, length(adjustment_prefix)) = adjustment_prefix, false) as is_adjustment,
+        coalesce(
+            substring(invoice_id, 1, length(adjustment_prefix)) = adjustment_prefix, false
+        ) as is_adjustment,
         customer_id is null as is_guest,
         -- the required typed fields that are missing or could not be cast, e.g. 'quantity, invoice_date'
         nullif(
