@@ -134,21 +134,39 @@ def custom_export(rows, path: Path) -> Path:
     return _write(path, header, records, encoding="cp1252", delimiter=";")
 
 
-def create_relation(url, rows) -> None:
-    """shop.order_lines with typed columns (integer, timestamp, numeric) and text ones."""
+TEXT_RELATION_LAYOUT = """
+description: order lines synced as text, without a line key (they are numbered)
+source: {schema: shop, table: order_lines}
+columns: {invoice_id: invoice, stock_code: sku, description: title, quantity: qty, invoiced_at: ordered_at,
+          unit_price: price, customer_id: customer, country: country}
+decimal: ","
+thousands: "."
+date_format: "%d.%m.%Y %H:%M"
+"""
+
+
+def create_relation(url, rows, *, typed: bool) -> None:
+    """shop.order_lines with typed columns (integer, timestamp, numeric), or all text in the custom
+    export's notation (decimal comma, dd.mm.yyyy dates)."""
+    types = ("integer", "timestamp", "numeric") if typed else ("text", "text", "text")
     with db.raw_connection(url) as conn, conn.cursor() as cur:
         cur.execute(
-            """create schema shop;
+            f"""create schema shop;
                create table shop.order_lines (
                    order_line_id bigint primary key, invoice text, sku varchar(20), title text,
-                   qty integer, ordered_at timestamp, price numeric, customer text, country text)"""
+                   qty {types[0]}, ordered_at {types[1]}, price {types[2]}, customer text, country text)"""
         )
         buf = io.StringIO()
         writer = csv.writer(buf)
         for i, r in enumerate(rows, start=1):
             at = datetime.strptime(r["InvoiceDate"], DEFAULT_FORMAT)
-            writer.writerow([i, r["InvoiceNo"], r["StockCode"], r["Description"], r["Quantity"],
-                             at.isoformat(sep=" "), r["UnitPrice"], r["CustomerID"] or None, r["Country"]])  # fmt: skip
+            if typed:
+                qty, when, price = r["Quantity"], at.isoformat(sep=" "), r["UnitPrice"]
+            else:
+                qty, when = _decimal_comma(r["Quantity"]), at.strftime("%d.%m.%Y %H:%M")
+                price = _decimal_comma(r["UnitPrice"])
+            writer.writerow([i, r["InvoiceNo"], r["StockCode"], r["Description"], qty, when, price,
+                             r["CustomerID"] or None, r["Country"]])  # fmt: skip
         buf.seek(0)
         cur.copy_expert("copy shop.order_lines from stdin with (format csv)", buf)
         conn.commit()
@@ -222,13 +240,14 @@ def test_an_export_in_another_layout_gives_the_same_customer_features(
     assert (name, encoding) == (Path(layout).stem, "cp1252" if variant == "custom" else "utf-8")
 
 
+@pytest.mark.parametrize("typed", [True, False], ids=["typed", "text"])
 def test_order_lines_already_in_the_warehouse_give_the_same_customer_features(
-    rows, reference, make_database, settings_for, tmp_path
+    typed, rows, reference, make_database, settings_for, tmp_path
 ):
     layout = tmp_path / "warehouse.yml"
-    layout.write_text(RELATION_LAYOUT)
+    layout.write_text(RELATION_LAYOUT if typed else TEXT_RELATION_LAYOUT)
     url, settings = _cycle_settings(make_database, settings_for, layout=str(layout))
-    create_relation(url, rows)
+    create_relation(url, rows, typed=typed)
     outcome = run_cycle(settings, [])
     assert outcome.exit_code == 0 and outcome.loads == []
     assert _query(url, "select count(*) from raw.transactions") == [(0,)]  # nothing copied into raw
