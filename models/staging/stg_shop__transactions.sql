@@ -9,7 +9,7 @@
     groups the raw texts of a file and is joined back on (file_id, raw text).
 
     Every cast is guarded, so a bad value becomes null (and has_cast_error) instead of failing the
-    build: a date is cut into its numbers by the layout's pattern (regex_group_at) and
+    build: a date is cut into its numbers by the layout's pattern (regex_groups) and
     timestamp_from_parts range-checks them, so 2/31/2011 becomes null, not an error.
 
     Order lines already in the warehouse: when the layout names a relation (`source:`), the cycle
@@ -32,84 +32,70 @@ files as (
 
 ),
 
-quantity_texts as (
-
-    select distinct
-        file_id,
-        quantity
-
-    from source
-
-),
-
 quantities as (
 
+    -- grouped by (file, text) only, so the cast runs once per distinct text of a file and the
+    -- planner can hash the 541k lines; a file's rules are one value per group (max() just picks it)
     select
-        quantity_texts.file_id,
-        quantity_texts.quantity as quantity_text,
+        source.file_id,
+        source.quantity as quantity_text,
         {{ safe_cast_integer(layout_number_text(
-            'quantity_texts.quantity', 'files.decimal_separator', 'files.thousands_separator'
+            'source.quantity', 'max(files.decimal_separator)', 'max(files.thousands_separator)'
         )) }} as quantity
 
-    from quantity_texts
-    inner join files on quantity_texts.file_id = files.file_id
-
-),
-
-unit_price_texts as (
-
-    select distinct
-        file_id,
-        unit_price
-
     from source
+    inner join files on source.file_id = files.file_id
+    group by source.file_id, source.quantity
 
 ),
 
 unit_prices as (
 
     select
-        unit_price_texts.file_id,
-        unit_price_texts.unit_price as unit_price_text,
+        source.file_id,
+        source.unit_price as unit_price_text,
         {{ safe_cast_numeric(layout_number_text(
-            'unit_price_texts.unit_price', 'files.decimal_separator', 'files.thousands_separator'
+            'source.unit_price', 'max(files.decimal_separator)', 'max(files.thousands_separator)'
         )) }} as unit_price
 
-    from unit_price_texts
-    inner join files on unit_price_texts.file_id = files.file_id
+    from source
+    inner join files on source.file_id = files.file_id
+    group by source.file_id, source.unit_price
 
 ),
 
-invoice_date_texts as (
+invoice_date_matches as (
 
-    select distinct
-        file_id,
-        invoice_date
+    -- the file's date pattern applied once per distinct text (grouped: later steps read the result)
+    select
+        source.file_id,
+        source.invoice_date as invoice_date_text,
+        {{ regex_groups('trim(source.invoice_date)', 'max(files.date_pattern)') }} as date_groups
 
     from source
+    inner join files on source.file_id = files.file_id
+    group by source.file_id, source.invoice_date
 
 ),
 
 invoice_date_groups as (
 
-    -- the text of each date part, cut out by the file's pattern (null when it does not match)
+    -- the text of each date part (null when the pattern did not match or the part is absent)
     select
-        invoice_date_texts.file_id,
-        invoice_date_texts.invoice_date as invoice_date_text,
+        invoice_date_matches.file_id,
+        invoice_date_matches.invoice_date_text,
         files.is_two_digit_year,
         files.is_month_name,
         files.date_ampm_group is not null as has_am_pm,
         {%- for part in ['year', 'month', 'day', 'hour', 'minute', 'second', 'ampm'] %}
-        {{ regex_group_at(
-            'trim(invoice_date_texts.invoice_date)', 'files.date_pattern', 'files.date_' ~ part ~ '_group'
+        {{ array_element(
+            'invoice_date_matches.date_groups', 'files.date_' ~ part ~ '_group'
         ) }} as {{ part }}_text,
         {%- endfor %}
-        {{ regex_group(
-            'trim(invoice_date_texts.invoice_date)', 'files.date_pattern', 1
-        ) }} is not null as is_date_shaped
+        invoice_date_matches.date_groups is not null as is_date_shaped
 
-    from invoice_date_texts
-    inner join files on invoice_date_texts.file_id = files.file_id
+    from invoice_date_matches
+    inner join files on invoice_date_matches.file_id = files.file_id
 
 ),
 

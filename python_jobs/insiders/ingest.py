@@ -58,6 +58,10 @@ def load_sources(url: URL, sources: list[str], settings: Settings) -> list[LoadR
                 result = load_file(conn, path, layout=layout, limits=limits)
                 _log_result(result)
                 results.append(result)
+        if any(r.status == "loaded" for r in results):  # fresh statistics: staging joins by file
+            with conn.cursor() as cur:
+                cur.execute("analyze raw.files, raw.transactions")
+            conn.commit()
     return results
 
 
