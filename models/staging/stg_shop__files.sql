@@ -16,6 +16,7 @@ final as (
         etag,
         size_bytes,
         encoding,
+        layout_name,
         rows_in_file,
         rows_loaded,
         rows_rejected,

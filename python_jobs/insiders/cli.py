@@ -168,6 +168,19 @@ def metabase_push(
 
 
 # ------------------------------------------------------------------------------------------- load
+LAYOUT_HELP = "export layout: a name of layouts/ (online_retail, online_retail_ii) or a YAML path"
+
+
+def _with_layout(settings: Settings, layout: str | None) -> Settings:
+    """--layout wins over INSIDERS_LAYOUT; the layout file is validated here (one line, exit 2)."""
+    from insiders.layouts import load_layout
+
+    if layout is not None:
+        settings = settings.model_copy(update={"layout": layout})
+    load_layout(settings.layout)
+    return settings
+
+
 def print_load_results(results) -> None:
     for r in results:
         if r.status == "loaded":
@@ -181,11 +194,17 @@ def print_load_results(results) -> None:
 
 @app.command()
 @handle_user_errors
-def load(paths: Annotated[list[str], typer.Argument(help="files or folders (.csv, .csv.gz)")]) -> None:
+def load(
+    paths: Annotated[list[str], typer.Argument(help="files or folders (.csv, .csv.gz)")],
+    layout: Annotated[str | None, typer.Option(help=LAYOUT_HELP)] = None,
+) -> None:
     """Load shop CSV exports into the raw schema (files already loaded are skipped)."""
     from insiders.ingest import load_sources
+    from insiders.layouts import load_layout
 
-    settings = _settings()
+    settings = _with_layout(_settings(), layout)
+    if load_layout(settings.layout).is_relation:
+        raise UserError(f"layout {settings.layout} names a warehouse relation: there is no file to load")
     url = db.ensure_database_ready(settings)
     results = load_sources(url, paths, settings)
     print_load_results(results)
@@ -217,6 +236,7 @@ def run(
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="wait for a running cycle instead of exiting")] = False,
     seed: Annotated[int, typer.Option(help="random seed of the segmentation")] = 42,
+    layout: Annotated[str | None, typer.Option(help=LAYOUT_HELP)] = None,
 ) -> None:
     """The whole cycle: load new files, dbt build, segment, build the marts, publish them atomically.
 
@@ -225,9 +245,14 @@ def run(
     5 published but some files were refused.
     """
     from insiders.cycle import CyclePlan
+    from insiders.layouts import load_layout
 
-    settings = _settings()
+    settings = _with_layout(_settings(), layout)
     sources = [*(paths or []), *(source or [])] or settings.default_sources
+    if load_layout(settings.layout).is_relation:  # the lines are in the warehouse: no file at all
+        if paths or source:
+            raise UserError(f"layout {settings.layout} names a warehouse relation: give no files")
+        sources = []
     outcome = _cycle(settings, CyclePlan.for_run(settings, sources, seed), wait)
     print_load_results(outcome.loads)
     total = sum(outcome.step_seconds.values())

@@ -23,7 +23,7 @@ from insiders.backtest import cutoff_features_summary, run_backtest
 from insiders.dbt import run_dbt
 from insiders.errors import StepFailedError, UserError
 from insiders.forecast_job import run_forecast
-from insiders.ingest import load_sources
+from insiders.ingest import load_sources, shop_source_vars
 from insiders.load import LoadResult
 from insiders.logs import StepTimer
 from insiders.report import write_report
@@ -176,6 +176,7 @@ def _steps(
     if plan.load:
         with step("load"):  # loading is idempotent (one transaction per file): safe to retry whole
             outcome.loads = with_retries(lambda: load_sources(url, list(plan.sources), settings), what="load")
+    build_vars.update(shop_source_vars(url, settings))  # a warehouse relation instead of raw files
     with step("prepare"), db.raw_connection(url) as conn:
         if not plan.segment and not _has_current_run(conn):
             raise UserError("no segmentation run is published yet: run `insiders run` first")

@@ -3,17 +3,23 @@
 Objects are identified by key + ETag: an object whose key and ETag are already in raw.files as loaded
 is skipped without being downloaded; any other object is downloaded in chunks (never whole in memory)
 and the loader's sha256 check then skips content that was already loaded under another name.
+
+An object that cannot be fetched (retries exhausted mid-stream, a full disk while writing the temp
+file, access denied) is one clear error for that object; the other objects go on.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import tempfile
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlparse
 
 from insiders.errors import UserError
-from insiders.load import SUPPORTED_SUFFIXES, LoadResult, load_file
+from insiders.layouts import Layout
+from insiders.load import SUPPORTED_SUFFIXES, LoadLimits, LoadResult, load_file
 from insiders.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,9 +67,36 @@ def _loaded_etag(conn, source_uri: str, etag: str):
     return row[0] if row else None
 
 
-def load_s3_prefix(conn, uri: str, settings: Settings, client=None) -> list[LoadResult]:
+def _open_target(path: Path) -> IO[bytes]:
+    """The temp file an object is streamed into (a seam: tests point it at /dev/full)."""
+    return path.open("wb")
+
+
+def download(client, bucket: str, key: str, local: Path) -> str | None:
+    """Stream one object to ``local``; None when done, else why it failed (one line)."""
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+    from s3transfer.exceptions import RetriesExceededError
+
+    try:
+        with _open_target(local) as fh:
+            client.download_fileobj(bucket, key, fh)
+    except (BotoCoreError, ClientError, Boto3Error, RetriesExceededError) as exc:
+        detail = getattr(exc, "last_exception", None)  # RetriesExceededError: what kept failing
+        return f"download failed: {exc}" + (f" (last error: {detail})" if detail else "")
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            return f"download failed: no space left on the device of the temp folder {local.parent.parent}"
+        return f"download failed: cannot write the temp file: {exc}"
+    return None
+
+
+def load_s3_prefix(
+    conn, uri: str, settings: Settings, client=None, *, layout: Layout | None = None
+) -> list[LoadResult]:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    limits = LoadLimits(settings.max_decompressed_bytes, settings.max_line_bytes)
     bucket, prefix = parse_s3_uri(uri)
     client = client or make_client(settings)
     try:
@@ -84,13 +117,15 @@ def load_s3_prefix(conn, uri: str, settings: Settings, client=None) -> list[Load
         suffix = ".csv.gz" if key.endswith(".gz") else ".csv"
         with tempfile.TemporaryDirectory(prefix="insiders-s3-") as tmp:
             local = Path(tmp) / f"object{suffix}"
-            try:
-                client.download_file(bucket, key, str(local))
-            except (BotoCoreError, ClientError) as exc:  # after botocore's retries: try next cycle
-                log.error("%s: download failed: %s", source_uri, exc)
-                results.append(LoadResult(source_uri, "failed", message=f"download failed: {exc}"))
+            problem = download(client, bucket, key, local)  # after botocore's retries: try next cycle
+            if problem:
+                log.error("%s: %s", source_uri, problem)
+                results.append(LoadResult(source_uri, "failed", message=problem))
                 continue
-            result = load_file(conn, local, source_uri=source_uri, file_name=Path(key).name, etag=etag)
+            result = load_file(
+                conn, local, source_uri=source_uri, file_name=Path(key).name, etag=etag, layout=layout,
+                limits=limits,
+            )  # fmt: skip
         log.info("%s: %s %s", source_uri, result.status, result.message)
         results.append(result)
     return results

@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     data_path: Path = PROJECT_ROOT.parent / "shared" / "data" / "online_retail_2010_2011.csv.gz"
     source: str | None = None
 
+    # Export layout (issue 10): a name of layouts/ (online_retail, online_retail_ii) or a path to a
+    # layout YAML; a layout may name a warehouse relation instead (then no file is loaded).
+    layout: str | None = None
+    # Loader caps (memory stays bounded whatever the file): text bytes after decompression, and the
+    # length of one physical line (at least 1 MiB, the loader's read chunk).
+    max_decompressed_bytes: int = Field(10 * 1024**3, gt=0)
+    max_line_bytes: int = Field(1024**2, ge=1024**2)
+
     # S3 (credentials come from the standard AWS chain: env vars, profile, instance role)
     s3_endpoint_url: str | None = None  # for S3-compatible stores (MinIO, moto...)
     s3_region: str | None = None

@@ -187,3 +187,94 @@ def test_local_folder_source_loads_every_export_in_it(database_url, settings_for
     (folder / "notes.txt").write_text("not an export")
     results = load_sources(database_url, [str(folder)], settings_for(database_url))
     assert [r.status for r in results] == ["loaded", "loaded"]
+
+
+class TruncatingProxy(http.server.ThreadingHTTPServer):
+    """An S3 endpoint in front of moto that cuts every download of keys containing ``cut_key`` in half
+    (the full Content-Length is announced, half the body sent, then the connection closes)."""
+
+    def __init__(self, upstream: str, cut_key: str):
+        self.upstream, self.cut_key, self.cut = upstream, cut_key, 0
+        super().__init__(("127.0.0.1", 0), _TruncatingHandler)
+
+
+class _TruncatingHandler(_ProxyHandler):
+    def _handle(self):
+        server: TruncatingProxy = self.server
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in {"host", "content-length"}}
+        resp = requests.request(
+            self.command, server.upstream + self.path, headers=headers, data=body, timeout=30
+        )
+        cut = self.command == "GET" and server.cut_key in self.path and "list-type" not in self.path
+        self.send_response(resp.status_code)
+        for key, value in resp.headers.items():
+            if key.lower() not in {"content-length", "transfer-encoding", "connection", "content-encoding"}:
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(resp.content)))
+        self.end_headers()
+        if cut:
+            server.cut += 1
+            self.wfile.write(resp.content[: len(resp.content) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(resp.content)
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
+
+
+def test_a_download_that_keeps_breaking_fails_that_object_only(
+    bucket, database_url, settings_for, moto_endpoint
+):
+    client, name = bucket
+    put(
+        client,
+        name,
+        "r/a-cut.csv.gz",
+        [HEADER, *ROWS] + [ROWS[0].replace("536365", str(600000 + i)) for i in range(3000)],
+    )
+    put(client, name, "r/b.csv", [HEADER, ROWS[1]])
+    proxy = TruncatingProxy(moto_endpoint, cut_key="a-cut")
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{proxy.server_address[1]}"
+        settings = settings_for(database_url, s3_endpoint_url=endpoint, s3_max_attempts=2)
+        results = load_sources(database_url, [f"s3://{name}/r/"], settings)
+    finally:
+        proxy.shutdown()
+    by_key = {r.source_uri.rsplit("/", 1)[1]: r for r in results}
+    assert by_key["b.csv"].status == "loaded"  # the other object goes on
+    failed = by_key["a-cut.csv.gz"]
+    assert failed.status == "failed"
+    assert failed.message.startswith("download failed:") and "\n" not in failed.message
+    assert (
+        "retries exceeded" in failed.message.lower() or "max retries" in failed.message.lower()
+    ), failed.message
+    assert proxy.cut >= 2  # s3transfer retried the broken stream before giving up
+    assert counts(database_url) == ({"loaded": 1}, 1)
+
+
+def test_a_full_disk_while_streaming_fails_that_object_only(
+    bucket, database_url, settings_for, moto_endpoint, monkeypatch
+):
+    """The temp file is /dev/full for the first object: the kernel answers ENOSPC to every write."""
+    client, name = bucket
+    put(client, name, "d/1-first.csv", [HEADER, ROWS[0]])
+    put(client, name, "d/2-second.csv", [HEADER, ROWS[1]])
+    import insiders.s3
+
+    real_open, opened = insiders.s3._open_target, []
+
+    def open_target(path):
+        opened.append(path)
+        return open("/dev/full", "wb") if len(opened) == 1 else real_open(path)
+
+    monkeypatch.setattr(insiders.s3, "_open_target", open_target)
+    settings = settings_for(database_url, s3_endpoint_url=moto_endpoint)
+    results = load_sources(database_url, [f"s3://{name}/d/"], settings)
+    assert [(r.source_uri.rsplit("/", 1)[1], r.status) for r in results] == [
+        ("1-first.csv", "failed"), ("2-second.csv", "loaded"),
+    ]  # fmt: skip
+    assert results[0].message.startswith("download failed: no space left on the device")
+    assert counts(database_url) == ({"loaded": 1}, 1)

@@ -47,3 +47,26 @@ create table if not exists raw.rejected_rows (
 -- Databases created before the foreign keys were dropped.
 alter table raw.transactions drop constraint if exists transactions_file_id_fkey;
 alter table raw.rejected_rows drop constraint if exists rejected_rows_file_id_fkey;
+
+-- Export layouts (layouts/*.yml): each file records the layout it was read with and the rules dbt
+-- staging casts its text by (one place: insiders.layouts.Layout.parse_rules). Rows loaded before
+-- layouts existed are filled with the default layout's rules by the loader.
+alter table raw.files add column if not exists layout_name text;
+alter table raw.files add column if not exists layout text;                 -- the layout, as JSON
+alter table raw.files add column if not exists date_pattern text;           -- regex of the date format
+alter table raw.files add column if not exists date_year_group integer;     -- its group of each part
+alter table raw.files add column if not exists date_month_group integer;
+alter table raw.files add column if not exists date_day_group integer;
+alter table raw.files add column if not exists date_hour_group integer;
+alter table raw.files add column if not exists date_minute_group integer;
+alter table raw.files add column if not exists date_second_group integer;
+alter table raw.files add column if not exists date_ampm_group integer;
+alter table raw.files add column if not exists is_two_digit_year boolean;
+alter table raw.files add column if not exists is_month_name boolean;
+alter table raw.files add column if not exists decimal_separator text;
+alter table raw.files add column if not exists thousands_separator text;
+alter table raw.files add column if not exists cancellation_prefix text;
+alter table raw.files add column if not exists adjustment_prefix text;
+-- Which process attempted the load ("host:pid:token"): an attempt is recorded (committed) before
+-- the file is read, so a process that dies on a file leaves a trace and later cycles skip the file.
+alter table raw.files add column if not exists attempted_by text;
