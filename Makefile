@@ -38,8 +38,10 @@ fmt: install  ## apply ruff and sqlfluff fixes
 	$(BIN)/ruff format python_jobs tests scripts
 	eval "$$($(BIN)/insiders db env)" && $(BIN)/sqlfluff fix models macros tests/generic analyses --disable-progress-bar
 
-bench: install  ## timings and peak memory of each step on the shared file
-	$(BIN)/python scripts/bench.py --data $(DATA)
+SCALE ?= 1
+REPEAT ?= 0
+bench: install  ## seconds per step, load vs plain COPY, peak RSS, database size: SCALE=1|10|100 [DAILY=1] [YEARS=1] [REPEAT=n]
+	$(BIN)/python scripts/bench.py --data $(DATA) --scale $(SCALE) --repeat $(REPEAT) $(if $(DAILY),--daily) $(if $(YEARS),--years)
 
 docs: install  ## dbt docs (target/index.html)
 	$(BIN)/insiders dbt docs generate
