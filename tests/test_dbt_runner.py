@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -101,19 +102,19 @@ def test_calls_that_differ_in_runtime_vars_only_share_one_parse(database_url, se
     assert reused_node.compiled_code == fresh_node.compiled_code
 
 
-def test_an_edited_project_file_is_parsed_again(database_url, settings_for, parses, tmp_path):
+def test_an_edited_project_file_changes_the_parse_key(database_url, settings_for):
     settings = settings_for(database_url)
     before = dbt.parse_key(settings, {}, None)
     macro = settings.project_dir / "macros" / "as_of_date.sql"
     stat = macro.stat()
     try:
-        import os
-
         os.utime(macro, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
         assert dbt.parse_key(settings, {}, None) != before
     finally:
         os.utime(macro, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert dbt.parse_key(settings, {}, None) == before
+    assert dbt.parse_key(settings, {}, {"segmentation_run_id": "x"}) == before  # a runtime var
+    assert dbt.parse_key(settings, {}, {"marts_schema": "x"}) != before
 
 
 def _marts(url) -> dict[str, list[tuple]]:
