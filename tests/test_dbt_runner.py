@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -115,6 +116,13 @@ def test_an_edited_project_file_changes_the_parse_key(database_url, settings_for
     assert dbt.parse_key(settings, {}, None) == before
     assert dbt.parse_key(settings, {}, {"segmentation_run_id": "x"}) == before  # a runtime var
     assert dbt.parse_key(settings, {}, {"marts_schema": "x"}) != before
+    files = {
+        Path(path).relative_to(settings.project_dir).as_posix()
+        for path, *_ in dbt.project_fingerprint(settings.project_dir)
+    }
+    assert {"dbt_project.yml", "macros/as_of_date.sql", "models/marts/_marts__models.yml"} <= files
+    assert not {"README.md", "pyproject.toml"} & files  # editing the docs needs no new parse
+    assert not any(f.endswith(".py") for f in files)
 
 
 def _marts(url) -> dict[str, list[tuple]]:

@@ -70,6 +70,8 @@ RUNTIME_VARS = frozenset({"segmentation_run_id", "backtest_horizon_days", "insid
 # Commands that take a parsed manifest (dbtRunner(manifest=...)); the others parse as they always did.
 REUSES_MANIFEST = frozenset({"build", "run", "test", "seed", "compile"})
 _PROJECT_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".md")
+_PROJECT_DIRS = frozenset({"models", "macros", "seeds", "tests", "analyses", "snapshots"})
+_PROJECT_FILES = frozenset({"dbt_project.yml", "packages.yml", "dependencies.yml", "selectors.yml"})
 
 
 class ManifestCache:
@@ -174,14 +176,15 @@ def project_fingerprint(project_dir: Path) -> list:
     found = []
     for root, dirs, files in os.walk(project_dir):
         top = Path(root).relative_to(project_dir).parts[:1]
-        if top and top[0] not in {"models", "macros", "seeds", "tests", "analyses", "snapshots"}:
-            dirs.clear()
-            continue
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
-        for name in sorted(files):
-            if name.endswith(_PROJECT_SUFFIXES) or name == "dbt_project.yml":
-                stat = os.stat(os.path.join(root, name))
-                found.append((os.path.join(root, name), stat.st_size, stat.st_mtime_ns))
+        if not top:  # the project folder itself: only dbt's own files (not README.md and the like)
+            names = [n for n in files if n in _PROJECT_FILES]
+            dirs[:] = sorted(d for d in dirs if d in _PROJECT_DIRS)
+        else:
+            names = [n for n in files if n.endswith(_PROJECT_SUFFIXES)]
+            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")))
+        for name in sorted(names):
+            stat = os.stat(os.path.join(root, name))
+            found.append((os.path.join(root, name), stat.st_size, stat.st_mtime_ns))
     return found
 
 
