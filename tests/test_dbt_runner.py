@@ -78,7 +78,9 @@ def test_runtime_vars_do_not_shape_the_manifest_and_marts_schema_does(database_u
     assert feature_refs["dated"] != feature_refs["default"]
 
 
-def test_calls_that_differ_in_runtime_vars_only_share_one_parse(database_url, settings_for, parses):
+def test_calls_that_differ_in_runtime_vars_only_share_one_parse(
+    database_url, settings_for, parses, monkeypatch
+):
     settings = settings_for(database_url)
     select = ["--select", "int_segmentation_runs_ranked"]
     run_dbt(["compile", *select], database_url, settings, {"marts_schema": "m"}, quiet=True)
@@ -88,13 +90,16 @@ def test_calls_that_differ_in_runtime_vars_only_share_one_parse(database_url, se
     assert parses == ["m"]
     run_dbt(["compile", *select], database_url, settings, {"marts_schema": "other"}, quiet=True)
     assert parses == ["m", "other"]  # a var that shapes the manifest parses again
+    monkeypatch.setenv("INSIDERS_CONTROL_SHARE_PCT", "30")  # read by env_var() in dbt_project.yml
+    run_dbt(["compile", *select], database_url, settings, {"marts_schema": "m"}, quiet=True)
+    assert parses == ["m", "other", "m"]  # an environment the parse may read: parsed again
 
     # the reused manifest compiled the SQL with this call's value, exactly as a fresh parse does
     MANIFESTS.enabled = False
     fresh = run_dbt(
         ["compile", *select], database_url, settings, {"marts_schema": "m", **RUNTIME_VALUES}, quiet=True
     )
-    assert len(parses) == 3  # without the cache, the call parsed by itself
+    assert len(parses) == 4  # without the cache, the call parsed by itself
     reused_node, fresh_node = (
         next(r.node for r in res.results if r.node.name == "int_segmentation_runs_ranked")
         for res in (reused, fresh)

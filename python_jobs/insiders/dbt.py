@@ -2,11 +2,11 @@
 
 One parse per cycle: the commands that run nodes (``build``, ``run``, ``test``, ...) reuse the
 manifest parsed by an earlier call of the same process (``dbtRunner(manifest=...)``) when nothing the
-parse depends on changed: project files, profile, target, database env and the vars that shape the
-manifest. Vars read only while SQL is compiled (``RUNTIME_VARS``, proven by tests/test_dbt_runner.py)
-do not count: a manifest parsed with one value compiles the SQL with the value of the current call.
-A parse costs seconds; the cycle's dbt calls otherwise parsed the whole project each time (their vars
-differ, and a change of vars defeats dbt's partial parsing).
+parse depends on changed: project files, profile, target, the INSIDERS_*/DBT_* environment and the
+vars that shape the manifest. Vars read only while SQL is compiled (``RUNTIME_VARS``, proven by
+tests/test_dbt_runner.py) do not count: a manifest parsed with one value compiles the SQL with the
+value of the current call. A parse costs seconds; the cycle's dbt calls otherwise parsed the whole
+project each time (their vars differ, and a change of vars defeats dbt's partial parsing).
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def run_dbt(
     with _environ(env):
         manifest, parse_seconds = None, 0.0
         if command and command[0] in REUSES_MANIFEST and MANIFESTS.enabled:
-            key = parse_key(settings, env, dbt_vars)
+            key = parse_key(settings, _dbt_environ(), dbt_vars)
             manifest = MANIFESTS.get(key)
             if manifest is None:
                 manifest = _invoke(dbtRunner(), [*log_level, "parse", *common], "parse")
@@ -158,6 +158,12 @@ def _invoke(runner, args: list[str], what: str):
             detail += " (failed: " + ", ".join(failed[:10]) + (" …" if len(failed) > 10 else "") + ")"
         raise StepFailedError(f"dbt {what} failed{detail}")
     return result.result
+
+
+def _dbt_environ() -> dict[str, str]:
+    """The environment a parse may read: the profile's and the project's ``env_var()`` calls use
+    INSIDERS_* names (e.g. INSIDERS_CONTROL_SHARE_PCT), dbt's own settings DBT_* names."""
+    return {k: v for k, v in os.environ.items() if k.startswith(("INSIDERS_", "DBT_"))}
 
 
 def parse_key(settings: Settings, env: Mapping[str, str], dbt_vars: Mapping[str, object] | None) -> str:
