@@ -53,8 +53,10 @@ fmt: install  ## apply ruff and sqlfluff fixes
 	$(BIN)/sqlfluff fix models macros tests/generic analyses --disable-progress-bar; rc=$$?; \
 	if [ -n "$$started" ]; then $(BIN)/insiders db stop >/dev/null; fi; exit $$rc
 
-bench: install  ## timings and peak memory of each step on the shared file
-	$(BIN)/python scripts/bench.py --data $(DATA)
+SCALE ?= 1
+REPEAT ?= 0
+bench: install  ## seconds per step, load vs plain COPY, peak RSS, database size: SCALE=1|10|100 [DAILY=1] [YEARS=1] [REPEAT=n]
+	$(BIN)/python scripts/bench.py --data $(DATA) --scale $(SCALE) --repeat $(REPEAT) $(if $(DAILY),--daily) $(if $(YEARS),--years)
 
 docs: install  ## dbt docs (target/index.html)
 	$(BIN)/insiders dbt docs generate
