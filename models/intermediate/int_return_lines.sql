@@ -10,6 +10,7 @@ final as (
 
     select
         transaction_line_id,
+        file_id,
         invoice_id,
         customer_id,
         is_guest,

@@ -217,6 +217,9 @@ def run(
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="wait for a running cycle instead of exiting")] = False,
     seed: Annotated[int, typer.Option(help="random seed of the segmentation")] = 42,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="rebuild the incremental models from all loaded lines")
+    ] = False,
 ) -> None:
     """The whole cycle: load new files, dbt build, segment, build the marts, publish them atomically.
 
@@ -228,7 +231,7 @@ def run(
 
     settings = _settings()
     sources = [*(paths or []), *(source or [])] or settings.default_sources
-    outcome = _cycle(settings, CyclePlan.for_run(settings, sources, seed), wait)
+    outcome = _cycle(settings, CyclePlan.for_run(settings, sources, seed, full_refresh), wait)
     print_load_results(outcome.loads)
     total = sum(outcome.step_seconds.values())
     typer.echo(f"\ncycle {outcome.job_run_id} done in {total:.1f}s\n")
