@@ -13,11 +13,10 @@ purchase_lines as (
 customer_purchase_lines as (
 
     select * from purchase_lines
-    where
-        not is_guest
-        {%- if is_incremental() %}
-            and customer_id in ({{ customers_with_new_lines(ref('int_purchase_lines')) }})
-        {%- endif %}
+    where not is_guest
+    {%- if is_incremental() %}
+        and customer_id in ({{ customers_with_new_lines(ref('int_purchase_lines')) }})
+    {%- endif %}
 
 ),
 

@@ -15,11 +15,10 @@ customer_purchase_lines as (
 
     -- guests have no customer id: their lines stay out of the customer features
     select * from purchase_lines
-    where
-        not is_guest
-        {%- if is_incremental() %}
-            and customer_id in ({{ customers_with_new_lines(ref('int_purchase_lines')) }})
-        {%- endif %}
+    where not is_guest
+    {%- if is_incremental() %}
+        and customer_id in ({{ customers_with_new_lines(ref('int_purchase_lines')) }})
+    {%- endif %}
 
 ),
 

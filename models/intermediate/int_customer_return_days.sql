@@ -14,11 +14,10 @@ return_lines as (
 customer_return_lines as (
 
     select * from return_lines
-    where
-        not is_guest
-        {%- if is_incremental() %}
-            and customer_id in ({{ customers_with_new_lines(ref('int_return_lines')) }})
-        {%- endif %}
+    where not is_guest
+    {%- if is_incremental() %}
+        and customer_id in ({{ customers_with_new_lines(ref('int_return_lines')) }})
+    {%- endif %}
 
 ),
 

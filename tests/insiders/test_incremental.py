@@ -31,7 +31,9 @@ HISTORIES = (
 
 
 def _fingerprints_module():
-    spec = importlib.util.spec_from_file_location("marts_fingerprint", PROJECT_ROOT / "scripts" / "marts_fingerprint.py")
+    spec = importlib.util.spec_from_file_location(
+        "marts_fingerprint", PROJECT_ROOT / "scripts" / "marts_fingerprint.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -66,8 +68,12 @@ def _delivery(history: Path, target: Path) -> tuple[Path, dict]:
     with gzip.open(require_shared_file(), "rt", encoding="latin-1", newline="") as fh:
         last_day = [line.rstrip("\r\n") for line in deque(fh, maxlen=LAST_DAY_LINES)]
     customer, country = old["CustomerID"], old["Country"]
-    more_of_old_invoice = f"{old['InvoiceNo']},22423,REGENCY CAKESTAND 3 TIER,2,{old['InvoiceDate']},12.75,{customer},{country}"
-    late_return = f"C999001,{old['StockCode']},LATE RETURN,-1,12/9/2011 12:50,{old['UnitPrice']},{customer},{country}"
+    more_of_old_invoice = (
+        f"{old['InvoiceNo']},22423,REGENCY CAKESTAND 3 TIER,2,{old['InvoiceDate']},12.75,{customer},{country}"
+    )
+    late_return = (
+        f"C999001,{old['StockCode']},LATE RETURN,-1,12/9/2011 12:50,{old['UnitPrice']},{customer},{country}"
+    )
     write_export(target, [HEADER, *last_day, more_of_old_invoice, late_return])
     return target, old
 
