@@ -1,10 +1,9 @@
 {#-
     dbt's where-config of data tests, with one placeholder: `__lines_not_yet_tested__` is replaced by a
-    condition on file_id that keeps only the lines of files loaded after the newest file the customer
-    histories hold (max(int_customer_invoices.last_file_id)). In `dbt build` a history is built only
-    after the tests of the lines passed, so the lines before it have been tested by an earlier build,
-    and the lines of a file never change once loaded (int_transactions_classified only appends whole
-    new files). The condition is `true` (test all lines) on --full-refresh or while no history exists.
+    condition that keeps only the lines classified after the newest line the customer histories have
+    seen (max(int_customer_invoices.last_classified_at)). In `dbt build` a history is built only after
+    the tests of the lines passed, so the lines before it have been tested by an earlier build, and a
+    line never changes once classified (int_transactions_classified only appends whole new files). The condition is `true` (test all lines) on --full-refresh or while no history exists.
     A test run on its own (`dbt test` after `dbt run`) tests only the files the histories have not
     seen: run `dbt build`, as the cycle does, or `--full-refresh` to test everything.
 -#}
@@ -34,8 +33,8 @@
         {{ return('true') }}
     {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
-    {%- if 'last_file_id' not in columns -%}
+    {%- if 'last_classified_at' not in columns -%}
         {{ return('true') }}
     {%- endif -%}
-    {{ return('file_id > (select coalesce(max(last_file_id), 0) from ' ~ existing ~ ')') }}
+    {{ return(classified_after_newest_of(existing)) }}
 {%- endmacro %}

@@ -27,7 +27,7 @@ final as (
         country,
         cast(invoiced_at as date) as purchase_date,
         count(*) as purchase_lines,
-        max(file_id) as last_file_id
+        max(classified_at) as last_classified_at
 
     from customer_purchase_lines
     group by customer_id, country, cast(invoiced_at as date)

@@ -33,7 +33,7 @@ final as (
         sum(revenue) as revenue,
         sum(quantity) as items,
         count(distinct stock_code) as basket_products,
-        max(file_id) as last_file_id
+        max(classified_at) as last_classified_at
 
     from customer_purchase_lines
     group by customer_id, invoice_id

@@ -26,7 +26,7 @@ final as (
         customer_id,
         stock_code,
         cast(min(invoiced_at) as date) as first_purchase_date,
-        max(file_id) as last_file_id
+        max(classified_at) as last_classified_at
 
     from customer_purchase_lines
     group by customer_id, stock_code

@@ -28,7 +28,7 @@ final as (
         cast(invoiced_at as date) as return_date,
         sum(returned_quantity) as returned_items,
         sum(revenue_returned) as revenue_returned,
-        max(file_id) as last_file_id
+        max(classified_at) as last_classified_at
 
     from customer_return_lines
     group by customer_id, cast(invoiced_at as date)

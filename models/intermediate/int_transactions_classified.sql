@@ -2,28 +2,37 @@
     materialized='incremental',
     incremental_strategy='append',
     unlogged=true,
-    indexes=[{'columns': ['file_id']}],
+    indexes=[{'columns': ['file_id']}, {'columns': ['classified_at']}],
+    on_schema_change='append_new_columns',
 ) }}
 
 {#-
     A table, not a view: it is the one place the staged lines are computed (casts included), and the
     purchase lines, the return lines, the reference date and tests read it. Incremental by loaded
-    file: a build appends the lines of the files loaded after the newest file it holds (file ids
-    grow: files are loaded one at a time, under the cycle lock, each in one transaction), and a line
-    never changes once loaded. `--full-refresh` rebuilds it from all lines (needed after a change of
+    file: a build appends the lines of the loaded files (raw.files) it does not hold yet, whatever
+    order their loads committed in, and a line never changes once loaded. Each build stamps its lines
+    with classified_at: the customer histories and the tests of the lines take the lines stamped
+    after what they have seen. `--full-refresh` rebuilds it from all lines (needed after a change of
     the seed non_product_stock_codes: old lines keep the classification they were built with).
-    Unlogged (no WAL): a database crash empties it, and the next build refills it from all lines;
-    the histories built from it are logged tables and keep what they hold. The index on file_id
-    (Postgres) finds the newest file and the new lines without a scan.
+    Unlogged (no WAL): a database crash empties it, and the next build refills it from all lines,
+    stamped anew, so the histories (logged tables) recompute every customer. The indexes (Postgres)
+    find a file's lines and a build's lines without a scan.
 -#}
 
 with
 
 transactions as (
 
+    -- depends_on: {{ ref('stg_shop__files') }} (the incremental filter below)
     select * from {{ ref('stg_shop__transactions') }}
     {%- if is_incremental() %}
-        where file_id > (select coalesce(max(file_id), 0) from {{ this }})
+        where file_id in (
+            select files.file_id from {{ ref('stg_shop__files') }} as files
+            where not exists (
+                select 1 from {{ this }} as classified
+                where classified.file_id = files.file_id
+            )
+        )
     {%- endif %}
 
 ),
@@ -55,7 +64,8 @@ final as (
             and transactions.quantity < 0
             and stock_codes.is_product,
             false
-        ) as is_return_line
+        ) as is_return_line,
+        {{ dbt.current_timestamp() }} as classified_at
 
     from transactions
     left join stock_codes on transactions.stock_code = stock_codes.stock_code

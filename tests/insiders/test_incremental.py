@@ -125,8 +125,9 @@ def test_a_day_built_incrementally_equals_a_full_rebuild(files, make_database, s
     # the return is on its own day, in its customer's history
     invoice = _query(
         url,
-        """select basket_products, last_file_id from intermediate.int_customer_invoices
-           where customer_id = %s and invoice_id = %s""",
+        """select invoices.basket_products, max(lines.file_id) from intermediate.int_customer_invoices as invoices
+           inner join intermediate.int_purchase_lines as lines using (customer_id, invoice_id)
+           where customer_id = %s and invoice_id = %s group by 1""",
         (old["CustomerID"], old["InvoiceNo"]),
     )
     assert invoice and invoice[0][1] == 2
