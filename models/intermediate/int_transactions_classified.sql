@@ -26,13 +26,9 @@ transactions as (
     -- depends_on: {{ ref('stg_shop__files') }} (the incremental filter below)
     select * from {{ ref('stg_shop__transactions') }}
     {%- if is_incremental() %}
-        where file_id in (
-            select files.file_id from {{ ref('stg_shop__files') }} as files
-            where not exists (
-                select 1 from {{ this }} as classified
-                where classified.file_id = files.file_id
-            )
-        )
+        -- the ids as literals: Postgres then reads only these files' lines (a subquery here would
+        -- make it stage every line before filtering)
+        where file_id in ({{ files_not_in(ref('stg_shop__files'), this) | join(', ') or 'null' }})
     {%- endif %}
 
 ),
