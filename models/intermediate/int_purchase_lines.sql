@@ -10,6 +10,8 @@ final as (
 
     select
         transaction_line_id,
+        file_id,
+        classified_at,
         invoice_id,
         customer_id,
         is_guest,

@@ -237,6 +237,9 @@ def run(
     wait: Annotated[bool, typer.Option("--wait", help="wait for a running cycle instead of exiting")] = False,
     seed: Annotated[int, typer.Option(help="random seed of the segmentation")] = 42,
     layout: Annotated[str | None, typer.Option(help=LAYOUT_HELP)] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="rebuild the incremental models from all loaded lines")
+    ] = False,
 ) -> None:
     """The whole cycle: load new files, dbt build, segment, build the marts, publish them atomically.
 
@@ -253,7 +256,7 @@ def run(
         if paths or source:
             raise UserError(f"layout {settings.layout} names a warehouse relation: give no files")
         sources = []
-    outcome = _cycle(settings, CyclePlan.for_run(settings, sources, seed), wait)
+    outcome = _cycle(settings, CyclePlan.for_run(settings, sources, seed, full_refresh), wait)
     print_load_results(outcome.loads)
     total = sum(outcome.step_seconds.values())
     typer.echo(f"\ncycle {outcome.job_run_id} done in {total:.1f}s\n")

@@ -83,12 +83,13 @@ class CyclePlan:
     backtest_cutoff: date | None = None
     horizon_days: int = 91
     seed: int = 42
+    full_refresh: bool = False  # rebuild the incremental models from all lines (dbt --full-refresh)
 
     @classmethod
-    def for_run(cls, settings: Settings, sources, seed: int = 42) -> CyclePlan:
+    def for_run(cls, settings: Settings, sources, seed: int = 42, full_refresh: bool = False) -> CyclePlan:
         return cls(
             "run", tuple(sources), backtest=settings.backtest_in_cycle,
-            horizon_days=settings.backtest_horizon_days, seed=seed,
+            horizon_days=settings.backtest_horizon_days, seed=seed, full_refresh=full_refresh,
         )  # fmt: skip
 
     @classmethod
@@ -176,7 +177,11 @@ def _steps(
     if plan.load:
         with step("load"):  # loading is idempotent (one transaction per file): safe to retry whole
             outcome.loads = with_retries(lambda: load_sources(url, list(plan.sources), settings), what="load")
-    build_vars.update(shop_source_vars(url, settings))  # a warehouse relation instead of raw files
+    shop_vars = shop_source_vars(url, settings)  # a warehouse relation instead of raw files
+    build_vars.update(shop_vars)
+    # A warehouse relation is not delivered file by file: its rows can change under its one file id, so
+    # the incremental models are rebuilt from it every cycle (incremental equals full).
+    refresh = ["--full-refresh"] if plan.full_refresh or shop_vars else []
     with step("prepare"), db.raw_connection(url) as conn:
         if not plan.segment and not _has_current_run(conn):
             raise UserError("no segmentation run is published yet: run `insiders run` first")
@@ -184,7 +189,7 @@ def _steps(
         bi.manage_bi_role(conn, settings.bi_role, _secret(settings.bi_password))
         publish.prepare_build_schema(conn, lock_pid=lock_pid)
     with step("dbt build upstream"):
-        run_dbt(["build", *UPSTREAM], url, settings, build_vars, quiet=True)
+        run_dbt(["build", *UPSTREAM, *refresh], url, settings, build_vars, quiet=True)
     run_id = None  # without a new segmentation, dbt keeps the current run current
     if plan.segment:
         with step("segment"):  # one transaction: a dropped connection leaves nothing, retry is safe
@@ -197,7 +202,7 @@ def _steps(
             outcome.backtest = _backtest(url, settings, plan, run_id)
     downstream_vars = {**build_vars, "segmentation_run_id": run_id} if run_id else build_vars
     with step("dbt build downstream"):
-        run_dbt(["build", *DOWNSTREAM], url, settings, downstream_vars, quiet=True)
+        run_dbt(["build", *DOWNSTREAM, *refresh], url, settings, downstream_vars, quiet=True)
     with step("publish"), db.raw_connection(url) as conn:
         publish.publish(conn, readers, lock_pid=lock_pid, job_run_id=outcome.job_run_id)
     try:  # after publish nothing may fail the cycle: the marts are out

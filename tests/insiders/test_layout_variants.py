@@ -145,20 +145,21 @@ date_format: "%d.%m.%Y %H:%M"
 """
 
 
-def create_relation(url, rows, *, typed: bool) -> None:
+def create_relation(url, rows, *, typed: bool, first_line_id: int = 1) -> None:
     """shop.order_lines with typed columns (integer, timestamp, numeric), or all text in the custom
-    export's notation (decimal comma, dd.mm.yyyy dates)."""
+    export's notation (decimal comma, dd.mm.yyyy dates); with first_line_id > 1, rows added to it."""
     types = ("integer", "timestamp", "numeric") if typed else ("text", "text", "text")
     with db.raw_connection(url) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"""create schema shop;
-               create table shop.order_lines (
-                   order_line_id bigint primary key, invoice text, sku varchar(20), title text,
-                   qty {types[0]}, ordered_at {types[1]}, price {types[2]}, customer text, country text)"""
-        )
+        if first_line_id == 1:
+            cur.execute(
+                f"""create schema shop;
+                   create table shop.order_lines (
+                       order_line_id bigint primary key, invoice text, sku varchar(20), title text,
+                       qty {types[0]}, ordered_at {types[1]}, price {types[2]}, customer text, country text)"""
+            )
         buf = io.StringIO()
         writer = csv.writer(buf)
-        for i, r in enumerate(rows, start=1):
+        for i, r in enumerate(rows, start=first_line_id):
             at = datetime.strptime(r["InvoiceDate"], DEFAULT_FORMAT)
             if typed:
                 qty, when, price = r["Quantity"], at.isoformat(sep=" "), r["UnitPrice"]
@@ -260,6 +261,24 @@ def test_order_lines_already_in_the_warehouse_give_the_same_customer_features(
     # a second cycle reuses the registration and still reads the relation
     assert run_cycle(settings, []).exit_code == 0
     assert _query(url, "select count(*) from raw.files") == [(1,)]
+
+
+def test_rows_the_warehouse_relation_gains_reach_the_next_cycle(
+    rows, reference, make_database, settings_for, tmp_path
+):
+    """The relation has one file id however it grows: the cycle rebuilds the incremental models from
+    it, so a cycle after the relation gained rows equals a cycle on all of them."""
+    layout = tmp_path / "warehouse.yml"
+    layout.write_text(RELATION_LAYOUT)
+    url, settings = _cycle_settings(make_database, settings_for, layout=str(layout))
+    half = len(rows) // 2
+    create_relation(url, rows[:half], typed=True)
+    assert run_cycle(settings, []).exit_code == 0
+    create_relation(url, rows[half:], typed=True, first_line_id=half + 1)
+    assert run_cycle(settings, []).exit_code == 0
+    features, lines = reference
+    assert _query(url, LINES) == lines
+    assert _query(url, FEATURES) == features
 
 
 def test_two_files_of_different_layouts_in_one_database_are_each_cast_by_their_own(

@@ -1,0 +1,144 @@
+"""Incremental equals full: history + a day's delivery, built incrementally, gives the marts a full
+rebuild of the same files gives, row for row (scripts/marts_fingerprint.py), with a late return of an
+old invoice and an invoice whose lines come in two files."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import importlib.util
+import uuid
+from collections import deque
+from pathlib import Path
+
+import pytest
+
+from insiders import db
+from insiders.cycle import CyclePlan, run_cycle
+from insiders.settings import PROJECT_ROOT
+from tests.conftest import require_shared_file
+from tests.helpers import HEADER, cut_sample, write_export
+
+HISTORY_ROWS = 6_000  # one line in 90 of the shared file: ~1,700 customers over the whole year
+LAST_DAY_LINES = 400  # the shared file's last lines (9 Dec 2011): new invoices of known and new customers
+HISTORIES = (
+    "int_transactions_classified",
+    "int_customer_invoices",
+    "int_customer_products",
+    "int_customer_country_days",
+    "int_customer_return_days",
+)
+
+
+def _fingerprints_module():
+    spec = importlib.util.spec_from_file_location(
+        "marts_fingerprint", PROJECT_ROOT / "scripts" / "marts_fingerprint.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _query(url, sql, params=None):
+    with db.raw_connection(url) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def _old_invoice(history: Path) -> dict:
+    """An identified customer's purchase invoice from the first month, with its product lines."""
+    with gzip.open(history, "rt", encoding="latin-1", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if (
+                row["CustomerID"]
+                and row["InvoiceNo"].isdigit()
+                and row["InvoiceDate"].split(" ")[0].endswith("/2010")
+                and row["StockCode"][:1].isdigit()
+                and int(row["Quantity"]) > 0
+                and float(row["UnitPrice"]) > 0
+            ):
+                return row
+    raise AssertionError("no purchase line of December 2010 in the sample")
+
+
+def _delivery(history: Path, target: Path) -> tuple[Path, dict]:
+    """The day's file: the last lines of the shared file, one more line of an old invoice (same
+    invoice id, date and customer, another product) and a return of that invoice on the last day."""
+    old = _old_invoice(history)
+    with gzip.open(require_shared_file(), "rt", encoding="latin-1", newline="") as fh:
+        last_day = [line.rstrip("\r\n") for line in deque(fh, maxlen=LAST_DAY_LINES)]
+    customer, country = old["CustomerID"], old["Country"]
+    more_of_old_invoice = (
+        f"{old['InvoiceNo']},22423,REGENCY CAKESTAND 3 TIER,2,{old['InvoiceDate']},12.75,{customer},{country}"
+    )
+    late_return = (
+        f"C999001,{old['StockCode']},LATE RETURN,-1,12/9/2011 12:50,{old['UnitPrice']},{customer},{country}"
+    )
+    write_export(target, [HEADER, *last_day, more_of_old_invoice, late_return])
+    return target, old
+
+
+def _fingerprints(url) -> list[str]:
+    module = _fingerprints_module()
+    with db.raw_connection(url) as conn:
+        marts = module.fingerprints(conn, ("marts", "backtest"), digits=6)
+        histories = [
+            line
+            for line in module.fingerprints(conn, ("intermediate",), digits=6)
+            if line.split("\t")[0].split(".")[1] in HISTORIES
+        ]
+    assert len(histories) == len(HISTORIES)
+    return marts + histories
+
+
+def _table_oid(url, name: str) -> int:
+    return _query(url, "select %s::regclass::oid", (f"intermediate.{name}",))[0][0]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> tuple[Path, Path, dict]:
+    folder = tmp_path_factory.mktemp("incremental")
+    history = cut_sample(require_shared_file(), folder / "history.csv.gz", HISTORY_ROWS, every=90)
+    delivery, old = _delivery(history, folder / "delivery.csv")
+    return history, delivery, old
+
+
+def test_a_day_built_incrementally_equals_a_full_rebuild(files, make_database, settings_for):
+    history, delivery, old = files
+    built = {}
+    for path in ("incremental", "full"):
+        url = make_database(path)
+        settings = settings_for(url, bi_role=f"bi_{uuid.uuid4().hex[:8]}", home=settings_for(url).home / path)
+        run_cycle(settings, [str(history)])
+        first_build = {name: _table_oid(url, name) for name in HISTORIES}
+        plan = CyclePlan.for_run(settings, [str(delivery)], full_refresh=path == "full")
+        outcome = run_cycle(settings, plan=plan)
+        assert [r.status for r in outcome.loads] == ["loaded"]
+        rebuilt = {name for name in HISTORIES if _table_oid(url, name) != first_build[name]}
+        built[path] = (url, rebuilt)
+
+    url, rebuilt = built["incremental"]
+    assert rebuilt == set(), "the daily build appends and updates in place, it rebuilds no history"
+    assert built["full"][1] == set(HISTORIES), "--full-refresh rebuilds every history"
+
+    # the late lines landed where a full build puts them: the invoice has its line of the second file,
+    # the return is on its own day, in its customer's history
+    invoice = _query(
+        url,
+        """select invoices.basket_products, max(lines.file_id) from intermediate.int_customer_invoices as invoices
+           inner join intermediate.int_purchase_lines as lines using (customer_id, invoice_id)
+           where customer_id = %s and invoice_id = %s group by 1""",
+        (old["CustomerID"], old["InvoiceNo"]),
+    )
+    assert invoice and invoice[0][1] == 2
+    returned = _query(
+        url,
+        """select returned_items from intermediate.int_customer_return_days
+           where customer_id = %s and return_date = date '2011-12-09'""",
+        (old["CustomerID"],),
+    )
+    assert returned and returned[0][0] >= 1
+
+    incremental, full = _fingerprints(url), _fingerprints(built["full"][0])
+    assert len(incremental) > 20
+    assert incremental == full
