@@ -64,8 +64,8 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
 
 # Vars the project reads only in SQL bodies and macros called while compiling (never in config(),
 # ref()/source() calls, generate_schema_name or yml): a new value needs no new parse. Not among them:
-# marts_schema (names the marts' schema at parse time); as_of_date and backtest_cutoff (when null, their
-# macros ref() the transactions to find the latest date, so they change the models' dependencies).
+# marts_schema (names the marts' schema at parse time); shop_relation (points a source at a relation);
+# as_of_date and backtest_cutoff (kept in the key: date_var renders them into int_reference_dates).
 RUNTIME_VARS = frozenset({"segmentation_run_id", "backtest_horizon_days", "insiders_programme_start"})
 # Commands that take a parsed manifest (dbtRunner(manifest=...)); the others parse as they always did.
 REUSES_MANIFEST = frozenset({"build", "run", "test", "seed", "compile"})
