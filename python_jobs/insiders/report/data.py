@@ -44,7 +44,8 @@ VALIDATION_COLUMNS = (
 BACKTEST_COLUMNS = (
     "backtest_id", "cutoff_date", "horizon_days", "customers_at_cutoff", "group_size",
     "insiders_beat_baselines", "group_name", "group_label", "customers", "future_revenue",
-    "share_of_future_revenue", "future_buyers",
+    "share_of_future_revenue", "future_buyers", "best_baseline", "difference_to_best_baseline",
+    "diff_ci_low", "diff_ci_high", "verdict", "verdict_sentence",
 )  # fmt: skip
 RUN_COLUMNS = (
     "run_id", "purpose", "status", "started_at", "finished_at", "as_of_date", "code_version", "algorithm",

@@ -251,15 +251,12 @@ def backtest_section(data: ReportData) -> str:
     text = ""
     if not insiders.empty and not baselines.empty:
         best = baselines.sort_values("share_of_future_revenue").iloc[-1]
-        verdict = (
-            "beat both baselines" if bool(first["insiders_beat_baselines"]) else "did not beat every baseline"
-        )
         captured = pct(insiders.iloc[0]["share_of_future_revenue"])
         text = (
             f"<p>Segmented as of {esc(first['cutoff_date'])}, the {esc(num(first['group_size']))} Insiders "
-            f"brought <b>{esc(captured)}</b> of the next {esc(num(first['horizon_days']))} days' revenue; "
-            f"the best baseline ({esc(best['group_label'])}) brought "
-            f"{esc(pct(best['share_of_future_revenue']))}. The Insiders <b>{esc(verdict)}</b>.</p>"
+            f"brought <b>{esc(captured)}</b> of the next {esc(num(first['horizon_days']))} days' revenue "
+            f"(net of returns); the best baseline ({esc(best['group_label'])}) brought "
+            f"{esc(pct(best['share_of_future_revenue']))}. {_backtest_verdict(first)}</p>"
         )
     columns: list[Column] = [
         ("Group", lambda r: r["group_label"] or r["group_name"], False),
@@ -279,6 +276,18 @@ def backtest_section(data: ReportData) -> str:
             f'<p class="note">{esc(num(first["customers_at_cutoff"]))} customers at the cutoff; backtest '
             f"{esc(first['backtest_id'])}. The oracle is the best any selection of that size could do.</p>",
         ],
+    )
+
+
+def _backtest_verdict(first) -> str:
+    """The verdict dbt worded from the bootstrap interval; without one, no claim either way."""
+    verdict = first.get("verdict")
+    if verdict is None or pd.isna(verdict) or pd.isna(first.get("diff_ci_low")):
+        return "This backtest has no interval: whether the gap is more than noise is not known."
+    points = f"{first['difference_to_best_baseline'] * 100:+.1f} points"
+    interval = f"{first['diff_ci_low'] * 100:+.1f} to {first['diff_ci_high'] * 100:+.1f}"
+    return (
+        f"<b>{esc(first['verdict_sentence'])}</b>: {esc(points)}, 95% bootstrap interval {esc(interval)} points."
     )
 
 

@@ -75,7 +75,8 @@ create table marts.backtest_results (
     backtest_id text, is_latest boolean, cutoff_date date, horizon_days integer, customers_at_cutoff integer,
     group_size integer, insiders_beat_baselines boolean, group_name text, group_label text,
     customers integer, future_revenue double precision, share_of_future_revenue double precision,
-    future_buyers integer);
+    future_buyers integer, best_baseline text, difference_to_best_baseline double precision,
+    diff_ci_low double precision, diff_ci_high double precision, verdict text, verdict_sentence text);
 create table ml.segmentation_candidates (
     run_id text, algorithm text, k integer, n_segments integer, silhouette double precision,
     davies_bouldin double precision, calinski_harabasz double precision, inertia double precision,
@@ -278,6 +279,12 @@ def _fill_backtest(cur) -> None:
                     "future_revenue": share * 10000,
                     "share_of_future_revenue": share,
                     "future_buyers": 7,
+                    "best_baseline": "top_past_revenue",
+                    "difference_to_best_baseline": 0.05,
+                    "diff_ci_low": -0.01,
+                    "diff_ci_high": 0.11,
+                    "verdict": "level with",
+                    "verdict_sentence": "The Insiders are level with the best baseline (the difference is inside the noise)",
                 }  # fmt: skip
                 for group, label, share in (
                     ("insiders", "Insiders (segment at the cutoff)", 0.55),
