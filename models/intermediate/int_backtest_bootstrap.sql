@@ -33,7 +33,8 @@ group_shares as (
 digits as (
 
     {% for digit in range(10) %}
-    select {{ digit }} as digit{% if not loop.last %} union all{% endif %}
+        select {{ digit }} as digit{% if not loop.last %}
+            union all{% endif %}
     {% endfor %}
 
 ),
@@ -145,7 +146,10 @@ sorted as (
     select
         backtest_id,
         difference,
-        row_number() over (partition by backtest_id order by difference, replicate_id) as difference_rank,
+        row_number() over (
+            partition by backtest_id
+            order by difference, replicate_id
+        ) as difference_rank,
         count(*) over (partition by backtest_id) as replicates
 
     from replicate_differences

@@ -27,15 +27,16 @@ ranked as (
         predictions.*,
         row_number() over (
             partition by predictions.backtest_id
-            order by predictions.past_gross_revenue desc, predictions.customer_id
+            order by predictions.past_gross_revenue desc, predictions.customer_id asc
         ) as past_revenue_rank,
         row_number() over (
             partition by predictions.backtest_id
-            order by predictions.rfm_score desc, predictions.past_gross_revenue desc, predictions.customer_id
+            order by
+                predictions.rfm_score desc, predictions.past_gross_revenue desc, predictions.customer_id asc
         ) as rfm_rank,
         row_number() over (
             partition by predictions.backtest_id
-            order by predictions.actual_revenue desc, predictions.customer_id
+            order by predictions.actual_revenue desc, predictions.customer_id asc
         ) as oracle_rank
 
     from predictions

@@ -11,15 +11,15 @@ customer_groups as (
 memberships as (
 
     {% for group_name in ['insiders', 'top_past_revenue', 'top_rfm', 'oracle'] %}
-    select
-        backtest_id,
-        '{{ group_name }}' as group_name,
-        {{ loop.index }} as group_order,
-        actual_revenue,
-        actual_purchases,
-        is_in_{{ group_name }} as is_member
-    from customer_groups
-    {% if not loop.last %}union all{% endif %}
+        select
+            backtest_id,
+            '{{ group_name }}' as group_name,
+            {{ loop.index }} as group_order,
+            actual_revenue,
+            actual_purchases,
+            is_in_{{ group_name }} as is_member
+        from customer_groups
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

@@ -165,7 +165,9 @@ def test_backtest_at_2011_09_09_for_91_days_reports_the_four_groups(full_cycle):
     assert shares["oracle"] == shares.max() and shares.between(0, 1).all()
     assert (groups["customers"] == result.group_size).all()
     # measured: +0.2 points, 95% interval -0.2 to +0.7: inside the noise
-    assert (groups["verdict"] == "level with").all() and (groups["low"] < 0).all() and (groups["high"] > 0).all()
+    assert (
+        (groups["verdict"] == "level with").all() and (groups["low"] < 0).all() and (groups["high"] > 0).all()
+    )
     [(customers,)] = full_cycle.query(
         "select count(*) from marts.backtest_customer_predictions where cutoff_date = '2011-09-09'"
     )

@@ -88,6 +88,7 @@ class ReportData:
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
     uplift: pd.DataFrame = field(default_factory=pd.DataFrame)
     intervals: pd.DataFrame = field(default_factory=pd.DataFrame)
+    backtest_calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def previous_run_id(self) -> str | None:
@@ -262,6 +263,7 @@ def load_report_data(conn, *, schema: str = "marts", ml_schema: str = "ml") -> R
             calibration=trust.forecast_calibration(conn, schema),
             uplift=trust.programme_uplift(conn, schema),
             intervals=trust.revenue_intervals(conn, schema),
+            backtest_calibration=trust.backtest_calibration(conn, schema),
         )
     finally:
         if own_transaction:

@@ -13,7 +13,7 @@ from insiders.report import charts
 from insiders.report.data import ReportData
 from insiders.report.markup import Column, card_grid, empty, esc, image, num, pct, table
 from insiders.report.stats import FEATURE_LABELS, axis_description, feature_profile, projection
-from insiders.report.trust import calibration_block, interval_block, uplift_block
+from insiders.report.trust import backtest_calibration_block, calibration_block, interval_block, uplift_block
 
 SECTIONS = {  # id → title, in page order
     "summary": "At a glance",
@@ -199,6 +199,7 @@ def forecast_section(data: ReportData, colours: dict[str, str]) -> str:
     body.append("<h3>How uncertain is the revenue?</h3>")
     body.extend(interval_block(data.intervals))
     body.extend(calibration_block(data.calibration))
+    body.extend(backtest_calibration_block(data.backtest_calibration))
     body.append("<h3>How far off was the revenue? (backtest)</h3>")
     validation = data.validation
     if validation.empty:
@@ -286,9 +287,8 @@ def _backtest_verdict(first) -> str:
         return "This backtest has no interval: whether the gap is more than noise is not known."
     points = f"{first['difference_to_best_baseline'] * 100:+.1f} points"
     interval = f"{first['diff_ci_low'] * 100:+.1f} to {first['diff_ci_high'] * 100:+.1f}"
-    return (
-        f"<b>{esc(first['verdict_sentence'])}</b>: {esc(points)}, 95% bootstrap interval {esc(interval)} points."
-    )
+    sentence = esc(first["verdict_sentence"])
+    return f"<b>{sentence}</b>: {esc(points)}, 95% bootstrap interval {esc(interval)} points."
 
 
 def _parameters(run: dict) -> dict:
