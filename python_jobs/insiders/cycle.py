@@ -160,7 +160,12 @@ def _safe_finish(conn, outcome: CycleOutcome, status: str, code: int, message: s
 
 
 def _steps(
-    settings: Settings, url, plan: CyclePlan, outcome: CycleOutcome, step: StepTimer, lock_pid: int | None = None
+    settings: Settings,
+    url,
+    plan: CyclePlan,
+    outcome: CycleOutcome,
+    step: StepTimer,
+    lock_pid: int | None = None,
 ) -> None:
     # The same vars for every dbt call of a cycle (and of every cycle of a command): dbt re-parses the
     # whole project when vars change, which costs seconds per call.
