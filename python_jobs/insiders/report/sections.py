@@ -21,6 +21,7 @@ SECTIONS = {  # id → title, in page order
     "profile": "What each segment looks like",
     "projection": "Customers on a map",
     "rules": "How to become an Insider",
+    "next-steps": "Each customer's path to the Insiders",
     "forecast": "Revenue forecast",
     "backtest": "Proof: the backtest",
     "uplift": "The programme's measured effect",
@@ -276,6 +277,56 @@ def backtest_section(data: ReportData) -> str:
             table(backtest, columns, highlight=lambda r: r["group_name"] == "insiders"),
             f'<p class="note">{esc(num(first["customers_at_cutoff"]))} customers at the cutoff; backtest '
             f"{esc(first['backtest_id'])}. The oracle is the best any selection of that size could do.</p>",
+        ],
+    )
+
+
+def next_steps_section(data: ReportData) -> str:
+    """The distribution of the gaps to the nearest Insiders entry rule (marts.customer_next_steps)."""
+    steps = data.next_steps
+    if steps.empty:
+        return section(
+            "next-steps", "", [empty("No next steps: the current run has no Insiders entry rule.")]
+        )
+    gaps = steps.assign(
+        revenue_gap=steps["revenue_gap"].astype(float), orders_gap=steps["orders_gap"].astype(int)
+    )
+    per_segment = (
+        gaps.groupby("segment_name")
+        .agg(
+            customers=("customer_id", "size"),
+            meets=("unmet_conditions", lambda u: int((u == 0).sum())),
+            q1=("revenue_gap", lambda g: g.quantile(0.25)),
+            median=("revenue_gap", "median"),
+            q3=("revenue_gap", lambda g: g.quantile(0.75)),
+            within_500=("revenue_gap", lambda g: float(((g > 0) & (g <= 500)).mean())),
+            orders=("orders_gap", "median"),
+            action=("recommended_action", "first"),
+        )
+        .reset_index()
+        .sort_values("median")
+    )
+    rules = ", ".join(sorted({str(r) for r in gaps["nearest_rule_text"].dropna()}))
+    columns: list[Column] = [
+        ("Segment", lambda r: r["segment_name"], False),
+        ("Customers", lambda r: num(r["customers"]), True),
+        ("Meet a rule already", lambda r: num(r["meets"]), True),
+        ("Revenue missing: quarter of them under", lambda r: charts.money(r["q1"]), True),
+        ("half under", lambda r: charts.money(r["median"]), True),
+        ("three quarters under", lambda r: charts.money(r["q3"]), True),
+        ("Within GBP 500", lambda r: pct(r["within_500"]), True),
+        ("Orders missing (median)", lambda r: num(r["orders"]), True),
+        ("Recommended action", lambda r: r["action"] or "", False),
+    ]
+    return section(
+        "next-steps",
+        "For every customer who is not an Insider: the entry rule they are nearest to and what is missing "
+        'to meet it (marts.customer_next_steps has one row per customer, e.g. "GBP 412 more revenue").',
+        [
+            f"<p>Entry rule(s) of this run: <b>{esc(rules or 'none')}</b>. The gaps are measured on the "
+            "rules, which approximate the segment: a customer who meets a rule is not always an Insider "
+            "yet.</p>",
+            table(per_segment, columns),
         ],
     )
 

@@ -77,6 +77,10 @@ create table marts.backtest_results (
     customers integer, future_revenue double precision, share_of_future_revenue double precision,
     future_buyers integer, best_baseline text, difference_to_best_baseline double precision,
     diff_ci_low double precision, diff_ci_high double precision, verdict text, verdict_sentence text);
+create table marts.customer_next_steps (
+    customer_id text, run_id text, segment_id integer, segment_name text, nearest_rule_id integer,
+    nearest_rule_text text, unmet_conditions bigint, revenue_gap double precision, orders_gap integer,
+    missing text, recommended_action text);
 create table ml.segmentation_candidates (
     run_id text, algorithm text, k integer, n_segments integer, silhouette double precision,
     davies_bouldin double precision, calinski_harabasz double precision, inertia double precision,
@@ -225,6 +229,23 @@ def build(conn, *, previous_run: bool = True, backtest: bool = True, candidates:
                     "mean_probability_purchase_90d": 0.5,
                 }  # fmt: skip
                 for segment_id, name, is_insider, count, scale in SEGMENTS
+            ],
+        )
+        _insert(
+            cur,
+            "marts.customer_next_steps",
+            [
+                {
+                    "customer_id": f"n{i}",
+                    "segment_name": "Promising" if i < 4 else "Lost",
+                    "nearest_rule_text": "gross_revenue > 2,000.00",
+                    "unmet_conditions": 0 if i == 0 else 1,
+                    "revenue_gap": gap,
+                    "orders_gap": 0,
+                    "missing": f"GBP {gap:.0f} more revenue",
+                    "recommended_action": "Invite" if i < 4 else "Win back",
+                }  # fmt: skip
+                for i, gap in enumerate([0.0, 300.0, 400.0, 1200.0, 1800.0, 1900.0])
             ],
         )
         if backtest:  # a first run of a young shop has neither a backtest nor a holdout check
