@@ -25,11 +25,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pandas as pd
 from psycopg2.extras import execute_values
 from sqlalchemy.engine import URL
 
-from insiders import db
+from insiders import db, holdout
 from insiders.errors import UserError
 from insiders.forecast_job import ensure_forecast_schema, fit_forecast, read_lifetime_inputs
 from insiders.settings import Settings
@@ -200,6 +201,23 @@ def validate_forecast(frame: pd.DataFrame, predicted: pd.DataFrame, horizon_days
     return pd.DataFrame(rows)
 
 
+def model_interval(forecast, lifetime: pd.DataFrame, horizon_days: int) -> tuple[float, float]:
+    """The total revenue's 95% interval from the customers' own randomness (forecast_job's simulation;
+    the purchase chance is the alive model's 90-day one). dbt widens it by the errors of earlier
+    backtests (forecast_validation)."""
+    customers = forecast.customers
+    sims = holdout.simulate_revenue(
+        forecast.alive_model_probability,
+        customers[f"expected_purchases_{horizon_days}d"].to_numpy(),
+        lifetime["repeat_purchase_days"].astype(float).to_numpy(),
+        lifetime["avg_repeat_day_revenue"].astype(float).fillna(0.0).to_numpy(),
+        forecast.gg,
+    )
+    predicted = float(customers[f"expected_revenue_{horizon_days}d"].sum())
+    interval = holdout.revenue_interval(sims[holdout.ALL_CUSTOMERS].to_numpy(), predicted)
+    return interval.low, interval.high
+
+
 def backtest_horizon(conn) -> tuple[date, int]:
     """(cutoff, horizon in days) as dbt decided them (int_reference_dates)."""
     [(cutoff, end)] = _query(
@@ -230,7 +248,13 @@ def run_backtest(url: URL, settings: Settings, *, seed: int = 42, cycle_run_id=N
     with db.raw_connection(url) as conn:
         ensure_forecast_schema(conn)
         frame = read_backtest_frame(conn, segmentation.run_id)
-        forecast = fit_forecast(read_lifetime_inputs(conn, BACKTEST_SCHEMA), horizons=(horizon_days,))
+        lifetime = read_lifetime_inputs(conn, BACKTEST_SCHEMA)
+        forecast = fit_forecast(lifetime, horizons=(horizon_days,))
+        validation = validate_forecast(frame, forecast.customers, horizon_days)
+        low, high = model_interval(forecast, lifetime, horizon_days)
+        is_total = validation["segment_name"] == ALL_CUSTOMERS
+        validation["predicted_revenue_low"] = np.where(is_total, low, np.nan)
+        validation["predicted_revenue_high"] = np.where(is_total, high, np.nan)
         result = BacktestResult(
             backtest_id=f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
             run_id=segmentation.run_id,
@@ -240,7 +264,7 @@ def run_backtest(url: URL, settings: Settings, *, seed: int = 42, cycle_run_id=N
             group_size=int(frame["is_insider"].sum()),
             future_revenue=float(frame["future_revenue"].sum()),
             customers=customer_rows(frame, forecast.customers, horizon_days),
-            validation=validate_forecast(frame, forecast.customers, horizon_days),
+            validation=validation,
             url=url,
         )
         try:

@@ -154,3 +154,7 @@ create table if not exists ml.forecast_validation (
     revenue_error_pct  double precision,                   -- (predicted - actual) / actual
     primary key (backtest_id, segment_name)
 );
+-- The total's 95% interval from the customers' own randomness (null on segment rows); dbt widens it by
+-- the errors of earlier backtests.
+alter table ml.forecast_validation add column if not exists predicted_revenue_low double precision;
+alter table ml.forecast_validation add column if not exists predicted_revenue_high double precision;
