@@ -7,7 +7,8 @@
     original-unit features; orders and products are whole numbers, so "> 7.5" needs 8.
 -#}
 {%- set rule_features = ['gross_revenue', 'purchases', 'recency_days', 'products', 'avg_order_value'] -%}
-{%- set whole_number_features = ['purchases', 'products', 'recency_days'] -%}
+{%- set bigint = dbt.type_bigint() -%}
+{%- set text = dbt.type_string() -%}
 
 with
 
@@ -86,9 +87,9 @@ customer_conditions as (
         -- how far the customer is: for "> t" the amount to add (whole numbers: to the next integer
         -- above t), for "<= t" the amount over t
         case
-            when entry_conditions.operator = '>' and entry_conditions.feature in (
-                '{{ whole_number_features | join("', '") }}'
-            )
+            when
+                entry_conditions.operator = '>'
+                and entry_conditions.feature in ('purchases', 'products', 'recency_days')
                 then floor(entry_conditions.threshold) + 1 - feature_values.feature_value
             when entry_conditions.operator = '>'
                 then entry_conditions.threshold - feature_values.feature_value
@@ -103,6 +104,18 @@ customer_conditions as (
 
 ),
 
+numbers_as_text as (
+
+    select
+        *,
+        cast(cast(ceiling(gap) as {{ bigint }}) as {{ text }}) as gap_text,
+        cast(cast(feature_value as {{ bigint }}) as {{ text }}) as value_text,
+        cast(cast(floor(threshold) as {{ bigint }}) as {{ text }}) as threshold_text
+
+    from customer_conditions
+
+),
+
 gaps as (
 
     select
@@ -110,31 +123,21 @@ gaps as (
         case
             when is_met then null
             when feature = 'gross_revenue' and operator = '>'
-                then 'GBP ' || {{ dbt.cast('cast(ceiling(gap) as ' ~ dbt.type_bigint() ~ ')', dbt.type_string()) }}
-                || ' more revenue'
+                then 'GBP ' || gap_text || ' more revenue'
             when feature = 'avg_order_value' and operator = '>'
-                then 'GBP ' || {{ dbt.cast('cast(ceiling(gap) as ' ~ dbt.type_bigint() ~ ')', dbt.type_string()) }}
-                || ' more per order on average'
+                then 'GBP ' || gap_text || ' more per order on average'
             when feature = 'purchases' and operator = '>'
-                then {{ dbt.cast('cast(gap as ' ~ dbt.type_bigint() ~ ')', dbt.type_string()) }}
-                || case when gap = 1 then ' more order' else ' more orders' end
+                then gap_text || case when gap = 1 then ' more order' else ' more orders' end
             when feature = 'products' and operator = '>'
-                then {{ dbt.cast('cast(gap as ' ~ dbt.type_bigint() ~ ')', dbt.type_string()) }}
-                || case when gap = 1 then ' more product' else ' more different products' end
+                then gap_text || case when gap = 1 then ' more product' else ' more different products' end
             when feature = 'recency_days'
-                then 'a new order (the last was '
-                || {{ dbt.cast('cast(feature_value as ' ~ dbt.type_bigint() ~ ')', dbt.type_string()) }}
-                || ' days ago; the rule needs '
-                || {{ dbt.cast('cast(floor(threshold) as ' ~ dbt.type_bigint() ~ ')', dbt.type_string()) }}
-                || ' or fewer)'
-            else feature || ' at most '
-                || {{ dbt.cast('cast(floor(threshold) as ' ~ dbt.type_bigint() ~ ')', dbt.type_string()) }}
-                || ' (has '
-                || {{ dbt.cast('cast(feature_value as ' ~ dbt.type_bigint() ~ ')', dbt.type_string()) }}
+                then 'a new order (the last was ' || value_text || ' days ago; the rule needs '
+                    || threshold_text || ' or fewer)'
+            else feature || ' at most ' || threshold_text || ' (has ' || value_text
                 || '; the rule is for customers below it)'
         end as missing_text
 
-    from customer_conditions
+    from numbers_as_text
 
 ),
 
@@ -154,7 +157,9 @@ rule_distances as (
         sum(
             case when not is_met and feature = 'gross_revenue' and operator = '>' then gap else 0 end
         ) as revenue_gap,
-        sum(case when not is_met and feature = 'purchases' and operator = '>' then gap else 0 end) as orders_gap
+        sum(
+            case when not is_met and feature = 'purchases' and operator = '>' then gap else 0 end
+        ) as orders_gap
 
     from gaps
     group by customer_id, rule_id
@@ -210,7 +215,7 @@ final as (
         case
             when nearest.rule_id is null then 'no Insiders entry rule in this run'
             when nearest.unmet_conditions = 0
-                then 'meets the rule already (the rules approximate the segment: the next run may move them in)'
+                then 'meets the rule already (the rules only approximate the segment)'
             else missing.missing
         end as missing,
         segments.recommended_action
