@@ -9,5 +9,6 @@
         'purchase_frequency', 'returned_items', 'avg_basket_size', 'avg_basket_products',
         'revenue_returned', 'returns_rate', 'repeat_purchase_days', 'active_span_days',
         'customer_age_days', 'avg_repeat_day_revenue', 'r_score', 'f_score', 'm_score', 'rfm_score',
+        'net_revenue',
     ]) }}
 {%- endmacro %}

@@ -299,6 +299,7 @@ features as (
         -- the mean over invoices, as a decimal first (what avg() gives), then a float
         cast(basket_products / purchases as {{ type_double() }}) as avg_basket_products,
         coalesce(revenue_returned, 0) as revenue_returned,
+        gross_revenue - coalesce(revenue_returned, 0) as net_revenue,
         cast(coalesce(returned_items, 0) as {{ type_double() }}) / items as returns_rate,
         -- lifetime summary in days (BG/NBD, Gamma-Gamma inputs of the forecast job)
         purchase_days - 1 as repeat_purchase_days,

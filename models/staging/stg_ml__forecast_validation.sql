@@ -17,7 +17,9 @@ renamed as (
         predicted_purchases,
         actual_purchases,
         revenue_error,
-        revenue_error_pct
+        revenue_error_pct,
+        predicted_revenue_low,
+        predicted_revenue_high
 
     from source
 

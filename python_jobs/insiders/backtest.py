@@ -2,19 +2,20 @@
 
 1. dbt builds ``backtest_customer_features`` (schema ``backtest``, table ``customer_features``): the
    features as of the cutoff, which dbt decides (int_reference_dates) — the cycle's upstream build;
-2. the segmentation job segments those customers (a run with purpose ``backtest``);
-3. the purchases in the horizon after the cutoff are the truth, from dbt's
-   ``int_backtest_future_purchases`` (the features' purchase-day and guest rules, the horizon in
-   ``int_reference_dates``): the share of that future revenue (of all customers known at the cutoff)
-   captured by
-   - the Insiders,
-   - a group of the same size taken by past gross revenue,
-   - a group of the same size taken by RFM score,
-   - the oracle: the same number of customers who really spent most;
-4. the revenue forecast fitted at the cutoff is compared with what happened (total and per segment).
+2. the segmentation job segments those customers (a run with purpose ``backtest``) and the forecast is
+   fitted on them;
+3. one row per customer known at the cutoff goes to ``ml.backtest_customer_predictions``: segment,
+   past gross revenue and RFM score at the cutoff, the forecast of the horizon, and what happened in it
+   (dbt's ``int_backtest_future_purchases``: purchase days, revenue net of the returns in the horizon);
+4. dbt owns everything computed from those rows: the equal-size groups by rank (Insiders, past gross
+   revenue, RFM score, oracle), their shares of the horizon's revenue, the bootstrap interval of the
+   Insiders' difference to the best baseline and the verdict worded from it
+   (``marts.backtest_results``), the per-customer audit (``marts.backtest_customer_predictions``) and
+   the calibration at the cutoffs (``marts.forecast_backtest_calibration``);
+5. the revenue forecast is compared with what happened (total and per segment, ``ml.forecast_validation``).
 
-Everything is written to ``ml.backtests``, ``ml.backtest_groups`` and ``ml.forecast_validation`` in
-one transaction; dbt publishes them as ``marts.backtest_results`` and ``marts.forecast_validation``.
+Everything is written in one transaction. ``summary_text`` words the result from the published
+``marts.backtest_results`` (the verdict dbt decided), so it is read after the cycle's publish.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pandas as pd
 from psycopg2.extras import execute_values
 from sqlalchemy.engine import URL
 
-from insiders import db
+from insiders import db, holdout
 from insiders.errors import UserError
 from insiders.forecast_job import ensure_forecast_schema, fit_forecast, read_lifetime_inputs
 from insiders.settings import Settings
@@ -37,7 +39,6 @@ log = logging.getLogger(__name__)
 
 BACKTEST_SCHEMA = "backtest"  # where dbt builds backtest_customer_features (as customer_features)
 FUTURE_PURCHASES = "intermediate.int_backtest_future_purchases"  # dbt: the horizon's purchases per customer
-GROUPS = ("insiders", "top_past_revenue", "top_rfm", "oracle")
 ALL_CUSTOMERS = "All customers"
 
 
@@ -50,31 +51,64 @@ class BacktestResult:
     customers_at_cutoff: int
     group_size: int
     future_revenue: float
-    groups: pd.DataFrame
+    customers: pd.DataFrame  # one row per customer: ml.backtest_customer_predictions
     validation: pd.DataFrame
+    url: URL | None = None  # where summary_text reads the published result
     timings: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def insiders_beat_baselines(self) -> bool:
-        share = self.groups.set_index("group_name")["share_of_future_revenue"]
-        return bool(share["insiders"] > share["top_past_revenue"] and share["insiders"] > share["top_rfm"])
+    def summary_text(self, schema: str = "marts") -> str:
+        """The published result (dbt's groups, interval and verdict) in words."""
+        if self.url is None:
+            return format_summary(self, None)
+        with db.raw_connection(self.url) as conn:
+            return format_summary(self, read_published_groups(conn, self.backtest_id, schema))
 
-    def summary_text(self) -> str:
-        lines = [
-            f"backtest {self.backtest_id}: cutoff {self.cutoff}, next {self.horizon_days} days, "
-            f"{self.customers_at_cutoff:,} customers known at the cutoff, groups of {self.group_size:,}",
-            f"  {'group':<18} {'share of future revenue':>24} {'buyers':>8}",
-        ]
-        for row in self.groups.itertuples():
+
+def read_published_groups(conn, backtest_id: str, schema: str = "marts") -> pd.DataFrame | None:
+    """The backtest's rows of marts.backtest_results; None before they are published."""
+    with conn.cursor() as cur:
+        cur.execute("select to_regclass(%s) is not null", (f"{schema}.backtest_results",))
+        if not cur.fetchone()[0]:
+            conn.commit()
+            return None
+    frame = _query(
+        conn,
+        f"""select group_name, share_of_future_revenue, future_buyers, best_baseline,
+                   difference_to_best_baseline, diff_ci_low, diff_ci_high, verdict,
+                   verdict_sentence
+            from {schema}.backtest_results where backtest_id = %s
+            order by case group_name when 'insiders' then 1 when 'top_past_revenue' then 2
+                     when 'top_rfm' then 3 else 4 end""",
+        (backtest_id,),
+    )
+    return frame if len(frame) else None
+
+
+def format_summary(result: BacktestResult, groups: pd.DataFrame | None) -> str:
+    lines = [
+        f"backtest {result.backtest_id}: cutoff {result.cutoff}, next {result.horizon_days} days, "
+        f"{result.customers_at_cutoff:,} customers known at the cutoff, groups of {result.group_size:,}",
+    ]
+    if groups is None:
+        lines.append("  the groups and the verdict are computed by dbt: see marts.backtest_results")
+    else:
+        lines.append(f"  {'group':<18} {'share of future revenue':>24} {'buyers':>8}")
+        for row in groups.itertuples():
             lines.append(f"  {row.group_name:<18} {row.share_of_future_revenue:24.1%} {row.future_buyers:8,}")
-        verdict = "beat" if self.insiders_beat_baselines else "did NOT beat"
-        lines.append(f"  the Insiders {verdict} both baselines")
-        total = self.validation.set_index("segment_name").loc[ALL_CUSTOMERS]
-        lines.append(
-            f"  forecast of the next {self.horizon_days} days: predicted {total.predicted_revenue:,.0f}, "
-            f"actual {total.actual_revenue:,.0f} ({total.revenue_error_pct:+.1%})"
-        )
-        return "\n".join(lines)
+        first = groups.iloc[0]
+        if first["verdict"] is not None and not pd.isna(first["diff_ci_low"]):
+            lines.append(
+                f"  {first['verdict_sentence']}: {first['difference_to_best_baseline'] * 100:+.1f} points vs "
+                f"{first['best_baseline']}, 95% interval {first['diff_ci_low'] * 100:+.1f} to "
+                f"{first['diff_ci_high'] * 100:+.1f}"
+            )
+    total = result.validation.set_index("segment_name").loc[ALL_CUSTOMERS]
+    error = "n/a" if pd.isna(total.revenue_error_pct) else f"{total.revenue_error_pct:+.1%}"
+    lines.append(
+        f"  forecast of the next {result.horizon_days} days: predicted {total.predicted_revenue:,.0f}, "
+        f"actual (net of returns) {total.actual_revenue:,.0f} ({error})"
+    )
+    return "\n".join(lines)
 
 
 def cutoff_features_summary(conn) -> tuple[date | None, int]:
@@ -115,7 +149,7 @@ def read_backtest_frame(conn, run_id: str) -> pd.DataFrame:
     )
     future = _query(
         conn,
-        f"""select customer_id, future_revenue::float8 as future_revenue, future_purchase_days
+        f"""select customer_id, future_net_revenue::float8 as future_revenue, future_purchase_days
             from {FUTURE_PURCHASES}""",
     )
     frame = features.merge(labels, on="customer_id", how="inner", validate="one_to_one")
@@ -126,34 +160,24 @@ def read_backtest_frame(conn, run_id: str) -> pd.DataFrame:
     return frame.sort_values("customer_id", ignore_index=True)
 
 
-def compare_groups(frame: pd.DataFrame) -> pd.DataFrame:
-    """Share of the future revenue captured by equal-size groups (size = number of Insiders)."""
-    n = int(frame["is_insider"].sum())
-    total = float(frame["future_revenue"].sum())
-    by = {
-        "insiders": frame[frame["is_insider"]],
-        "top_past_revenue": frame.sort_values(["gross_revenue", "customer_id"], ascending=[False, True]).head(
-            n
-        ),
-        "top_rfm": frame.sort_values(
-            ["rfm_score", "gross_revenue", "customer_id"], ascending=[False, False, True]
-        ).head(n),
-        "oracle": frame.sort_values(["future_revenue", "customer_id"], ascending=[False, True]).head(n),
-    }
-    rows = []
-    for name in GROUPS:
-        group = by[name]
-        revenue = float(group["future_revenue"].sum())
-        rows.append(
-            {
-                "group_name": name,
-                "customers": len(group),
-                "future_revenue": revenue,
-                "share_of_future_revenue": revenue / total if total else 0.0,
-                "future_buyers": int((group["future_revenue"] > 0).sum()),
-            }
-        )
-    return pd.DataFrame(rows)
+def customer_rows(frame: pd.DataFrame, predicted: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
+    """ml.backtest_customer_predictions: what the backtest saw at the cutoff and what happened after."""
+    data = frame.merge(predicted, on="customer_id", how="left", validate="one_to_one")
+    out = pd.DataFrame(
+        {
+            "customer_id": data["customer_id"],
+            "segment_name": data["segment_name"],
+            "is_insider": data["is_insider"].astype(bool),
+            "past_gross_revenue": data["gross_revenue"].astype(float),
+            "rfm_score": data["rfm_score"].astype(int),
+            "probability_purchase": data[f"probability_purchase_{horizon_days}d"].astype(float),
+            "expected_purchases": data[f"expected_purchases_{horizon_days}d"].astype(float),
+            "expected_revenue": data[f"expected_revenue_{horizon_days}d"].astype(float),
+            "actual_purchases": data["future_purchase_days"].astype(int),
+            "actual_revenue": data["future_revenue"].astype(float),
+        }
+    )
+    return out.fillna({"probability_purchase": 0.0, "expected_purchases": 0.0, "expected_revenue": 0.0})
 
 
 def validate_forecast(frame: pd.DataFrame, predicted: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
@@ -175,6 +199,23 @@ def validate_forecast(frame: pd.DataFrame, predicted: pd.DataFrame, horizon_days
             }
         )
     return pd.DataFrame(rows)
+
+
+def model_interval(forecast, lifetime: pd.DataFrame, horizon_days: int) -> tuple[float, float]:
+    """The total revenue's 95% interval from the customers' own randomness (forecast_job's simulation;
+    the purchase chance is the alive model's 90-day one). dbt widens it by the errors of earlier
+    backtests (forecast_validation)."""
+    customers = forecast.customers
+    sims = holdout.simulate_revenue(
+        forecast.alive_model_probability,
+        customers[f"expected_purchases_{horizon_days}d"].to_numpy(),
+        lifetime["repeat_purchase_days"].astype(float).to_numpy(),
+        lifetime["avg_repeat_day_revenue"].astype(float).fillna(0.0).to_numpy(),
+        forecast.gg,
+    )
+    predicted = float(customers[f"expected_revenue_{horizon_days}d"].sum())
+    interval = holdout.revenue_interval(sims[holdout.ALL_CUSTOMERS].to_numpy(), predicted)
+    return interval.low, interval.high
 
 
 def backtest_horizon(conn) -> tuple[date, int]:
@@ -207,7 +248,13 @@ def run_backtest(url: URL, settings: Settings, *, seed: int = 42, cycle_run_id=N
     with db.raw_connection(url) as conn:
         ensure_forecast_schema(conn)
         frame = read_backtest_frame(conn, segmentation.run_id)
-        forecast = fit_forecast(read_lifetime_inputs(conn, BACKTEST_SCHEMA), horizons=(horizon_days,))
+        lifetime = read_lifetime_inputs(conn, BACKTEST_SCHEMA)
+        forecast = fit_forecast(lifetime, horizons=(horizon_days,))
+        validation = validate_forecast(frame, forecast.customers, horizon_days)
+        low, high = model_interval(forecast, lifetime, horizon_days)
+        is_total = validation["segment_name"] == ALL_CUSTOMERS
+        validation["predicted_revenue_low"] = np.where(is_total, low, np.nan)
+        validation["predicted_revenue_high"] = np.where(is_total, high, np.nan)
         result = BacktestResult(
             backtest_id=f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
             run_id=segmentation.run_id,
@@ -216,8 +263,9 @@ def run_backtest(url: URL, settings: Settings, *, seed: int = 42, cycle_run_id=N
             customers_at_cutoff=len(frame),
             group_size=int(frame["is_insider"].sum()),
             future_revenue=float(frame["future_revenue"].sum()),
-            groups=compare_groups(frame),
-            validation=validate_forecast(frame, forecast.customers, horizon_days),
+            customers=customer_rows(frame, forecast.customers, horizon_days),
+            validation=validation,
+            url=url,
         )
         try:
             _write(conn, result, cycle_run_id)
@@ -225,7 +273,10 @@ def run_backtest(url: URL, settings: Settings, *, seed: int = 42, cycle_run_id=N
         except BaseException:
             conn.rollback()
             raise
-    log.info("%s", result.summary_text())
+    log.info(
+        "backtest %s: cutoff %s, %d customers, %d Insiders; groups and verdict follow in dbt",
+        result.backtest_id, result.cutoff, result.customers_at_cutoff, result.group_size,
+    )  # fmt: skip
     return result
 
 
@@ -237,19 +288,20 @@ def _write(conn, result: BacktestResult, cycle_run_id) -> None:
     with conn.cursor() as cur:
         cur.execute(
             """insert into ml.backtests (backtest_id, run_id, cycle_run_id, cutoff_date, horizon_days,
-                   customers_at_cutoff, group_size, future_revenue, insiders_beat_baselines)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                   customers_at_cutoff, group_size, future_revenue)
+               values (%s, %s, %s, %s, %s, %s, %s, %s)""",
             (
                 result.backtest_id, result.run_id, cycle_run_id, result.cutoff, result.horizon_days,
                 result.customers_at_cutoff, result.group_size, result.future_revenue,
-                result.insiders_beat_baselines,
             ),
         )  # fmt: skip
+        customer_columns = list(result.customers.columns)
         execute_values(
             cur,
-            """insert into ml.backtest_groups (backtest_id, group_name, customers, future_revenue,
-                   share_of_future_revenue, future_buyers) values %s""",
-            [(result.backtest_id, *r) for r in result.groups.astype(object).itertuples(index=False)],
+            f"""insert into ml.backtest_customer_predictions (backtest_id, {", ".join(customer_columns)})
+                values %s""",
+            [(result.backtest_id, *r) for r in result.customers.astype(object).itertuples(index=False)],
+            page_size=1000,
         )
         columns = list(result.validation.columns)
         execute_values(

@@ -151,12 +151,27 @@ def test_backtest_at_2011_09_09_for_91_days_reports_the_four_groups(full_cycle):
     result = outcome.backtest  # through the cycle: lock, build aside, publish
     [(published,)] = full_cycle.query("select count(*) from marts.backtest_results where is_latest")
     assert published == 4
-    shares = result.groups.set_index("group_name")["share_of_future_revenue"]
-    assert list(shares.index) == ["insiders", "top_past_revenue", "top_rfm", "oracle"]
+    groups = pd.DataFrame(
+        full_cycle.query(
+            "select group_name, share_of_future_revenue, customers, verdict, diff_ci_low, diff_ci_high "
+            "from marts.backtest_results where is_latest"
+        ),
+        columns=["group_name", "share_of_future_revenue", "customers", "verdict", "low", "high"],
+    )
+    shares = groups.set_index("group_name")["share_of_future_revenue"]
+    assert set(shares.index) == {"insiders", "top_past_revenue", "top_rfm", "oracle"}
     assert result.cutoff == date(2011, 9, 9)
     assert 3_000 < result.customers_at_cutoff < 4_334
     assert shares["oracle"] == shares.max() and shares.between(0, 1).all()
-    assert (result.groups["customers"] == result.group_size).all()
+    assert (groups["customers"] == result.group_size).all()
+    # measured: +0.2 points, 95% interval -0.2 to +0.7: inside the noise
+    assert (
+        (groups["verdict"] == "level with").all() and (groups["low"] < 0).all() and (groups["high"] > 0).all()
+    )
+    [(customers,)] = full_cycle.query(
+        "select count(*) from marts.backtest_customer_predictions where cutoff_date = '2011-09-09'"
+    )
+    assert customers == result.customers_at_cutoff
     validation = result.validation.set_index("segment_name")
     assert validation.loc[ALL_CUSTOMERS, "actual_revenue"] == pytest.approx(result.future_revenue)
     print("\n" + result.summary_text())  # the figures for the issue note (pytest -s)

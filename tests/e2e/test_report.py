@@ -62,7 +62,7 @@ def test_report_renders_in_chromium(full_cycle, report, tmp_path):
 
     found = assert_renders_cleanly(chromium, report, tmp_path, list(SECTIONS))
 
-    assert found.images == 8  # every chart (with the calibration plot) but the flows of a previous run
+    assert found.images == 9  # every chart (with both calibration plots) but the flows of a previous run
     png = report.with_suffix(".png")
     screenshot(chromium, report, png, height=min(found.height, MAX_SCREENSHOT_HEIGHT))
     assert png.stat().st_size > 50_000

@@ -1,11 +1,12 @@
-"""The backtest's group comparison and forecast check on hand-made customers."""
+"""The backtest's per-customer rows, summary and forecast check on hand-made customers (the groups,
+shares, interval and verdict are dbt's: unit tests in models/intermediate/int_backtest_groups.yml)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from insiders.backtest import ALL_CUSTOMERS, compare_groups, validate_forecast
+from insiders.backtest import ALL_CUSTOMERS, BacktestResult, customer_rows, format_summary, validate_forecast
 
 
 @pytest.fixture
@@ -24,16 +25,48 @@ def customers() -> pd.DataFrame:
     )
 
 
-def test_groups_have_the_size_of_the_insiders_and_shares_of_all_future_revenue(customers):
-    groups = compare_groups(customers).set_index("group_name")
-    assert list(groups.index) == ["insiders", "top_past_revenue", "top_rfm", "oracle"]
-    assert (groups["customers"] == 2).all()
-    # total future revenue = 1,000
-    assert groups.loc["insiders", "share_of_future_revenue"] == pytest.approx(0.5)  # c1 + c2
-    assert groups.loc["top_past_revenue", "share_of_future_revenue"] == pytest.approx(0.3)  # c3 + c1
-    assert groups.loc["top_rfm", "share_of_future_revenue"] == pytest.approx(0.5)  # c1 + c2
-    assert groups.loc["oracle", "share_of_future_revenue"] == pytest.approx(0.7)  # c4 + c1
-    assert groups.loc["top_past_revenue", "future_buyers"] == 1
+def _predicted(customers: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": customers["customer_id"],
+            "expected_revenue_91d": [250.0, 250.0, 50.0, 150.0, 0.0],
+            "expected_purchases_91d": [2.0, 2.0, 0.5, 1.5, 0.0],
+            "probability_purchase_91d": [0.9, 0.8, 0.3, 0.7, 0.1],
+        }
+    )
+
+
+def test_customer_rows_keep_what_the_backtest_saw_and_what_happened(customers):
+    rows = customer_rows(customers, _predicted(customers), 91).set_index("customer_id")
+    assert len(rows) == 5
+    assert rows.loc["c3", "past_gross_revenue"] == 900.0 and rows.loc["c3", "actual_revenue"] == 0.0
+    assert rows.loc["c4", "probability_purchase"] == pytest.approx(0.7)
+    assert rows.loc["c4", "actual_purchases"] == 4 and bool(rows.loc["c1", "is_insider"])
+
+
+def test_the_summary_words_the_result_from_dbts_verdict(customers):
+    result = BacktestResult(
+        backtest_id="b", run_id="r", cutoff=pd.Timestamp("2011-09-09").date(), horizon_days=91,
+        customers_at_cutoff=5, group_size=2, future_revenue=1000.0, customers=pd.DataFrame(),
+        validation=validate_forecast(customers, _predicted(customers), 91),
+    )  # fmt: skip
+    groups = pd.DataFrame(
+        {
+            "group_name": ["insiders", "top_past_revenue", "top_rfm", "oracle"],
+            "share_of_future_revenue": [0.524, 0.521, 0.5, 0.7],
+            "future_buyers": [2, 1, 2, 2],
+            "best_baseline": "top_past_revenue",
+            "difference_to_best_baseline": 0.003,
+            "diff_ci_low": -0.002,
+            "diff_ci_high": 0.007,
+            "verdict": "level with",
+            "verdict_sentence": "The Insiders are level with the best baseline (the difference is inside the noise)",
+        }
+    )
+    text = format_summary(result, groups)
+    assert "level with the best baseline" in text and "-0.2 to +0.7" in text
+    assert "beat" not in text
+    assert "the groups and the verdict are computed by dbt" in format_summary(result, None)
 
 
 def test_forecast_validation_totals_and_per_segment(customers):

@@ -44,7 +44,12 @@ VALIDATION_COLUMNS = (
 BACKTEST_COLUMNS = (
     "backtest_id", "cutoff_date", "horizon_days", "customers_at_cutoff", "group_size",
     "insiders_beat_baselines", "group_name", "group_label", "customers", "future_revenue",
-    "share_of_future_revenue", "future_buyers",
+    "share_of_future_revenue", "future_buyers", "best_baseline", "difference_to_best_baseline",
+    "diff_ci_low", "diff_ci_high", "verdict", "verdict_sentence",
+)  # fmt: skip
+NEXT_STEPS_COLUMNS = (
+    "customer_id", "segment_name", "nearest_rule_text", "unmet_conditions", "revenue_gap", "orders_gap",
+    "missing", "recommended_action",
 )  # fmt: skip
 RUN_COLUMNS = (
     "run_id", "purpose", "status", "started_at", "finished_at", "as_of_date", "code_version", "algorithm",
@@ -87,6 +92,8 @@ class ReportData:
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
     uplift: pd.DataFrame = field(default_factory=pd.DataFrame)
     intervals: pd.DataFrame = field(default_factory=pd.DataFrame)
+    backtest_calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    next_steps: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(NEXT_STEPS_COLUMNS)))
 
     @property
     def previous_run_id(self) -> str | None:
@@ -261,6 +268,10 @@ def load_report_data(conn, *, schema: str = "marts", ml_schema: str = "ml") -> R
             calibration=trust.forecast_calibration(conn, schema),
             uplift=trust.programme_uplift(conn, schema),
             intervals=trust.revenue_intervals(conn, schema),
+            backtest_calibration=trust.backtest_calibration(conn, schema),
+            next_steps=_select(
+                conn, schema, "customer_next_steps", NEXT_STEPS_COLUMNS, order_by="customer_id"
+            ),
         )
     finally:
         if own_transaction:

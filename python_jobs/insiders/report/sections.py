@@ -13,7 +13,7 @@ from insiders.report import charts
 from insiders.report.data import ReportData
 from insiders.report.markup import Column, card_grid, empty, esc, image, num, pct, table
 from insiders.report.stats import FEATURE_LABELS, axis_description, feature_profile, projection
-from insiders.report.trust import calibration_block, interval_block, uplift_block
+from insiders.report.trust import backtest_calibration_block, calibration_block, interval_block, uplift_block
 
 SECTIONS = {  # id → title, in page order
     "summary": "At a glance",
@@ -21,6 +21,7 @@ SECTIONS = {  # id → title, in page order
     "profile": "What each segment looks like",
     "projection": "Customers on a map",
     "rules": "How to become an Insider",
+    "next-steps": "Each customer's path to the Insiders",
     "forecast": "Revenue forecast",
     "backtest": "Proof: the backtest",
     "uplift": "The programme's measured effect",
@@ -199,6 +200,7 @@ def forecast_section(data: ReportData, colours: dict[str, str]) -> str:
     body.append("<h3>How uncertain is the revenue?</h3>")
     body.extend(interval_block(data.intervals))
     body.extend(calibration_block(data.calibration))
+    body.extend(backtest_calibration_block(data.backtest_calibration))
     body.append("<h3>How far off was the revenue? (backtest)</h3>")
     validation = data.validation
     if validation.empty:
@@ -251,15 +253,12 @@ def backtest_section(data: ReportData) -> str:
     text = ""
     if not insiders.empty and not baselines.empty:
         best = baselines.sort_values("share_of_future_revenue").iloc[-1]
-        verdict = (
-            "beat both baselines" if bool(first["insiders_beat_baselines"]) else "did not beat every baseline"
-        )
         captured = pct(insiders.iloc[0]["share_of_future_revenue"])
         text = (
             f"<p>Segmented as of {esc(first['cutoff_date'])}, the {esc(num(first['group_size']))} Insiders "
-            f"brought <b>{esc(captured)}</b> of the next {esc(num(first['horizon_days']))} days' revenue; "
-            f"the best baseline ({esc(best['group_label'])}) brought "
-            f"{esc(pct(best['share_of_future_revenue']))}. The Insiders <b>{esc(verdict)}</b>.</p>"
+            f"brought <b>{esc(captured)}</b> of the next {esc(num(first['horizon_days']))} days' revenue "
+            f"(net of returns); the best baseline ({esc(best['group_label'])}) brought "
+            f"{esc(pct(best['share_of_future_revenue']))}. {_backtest_verdict(first)}</p>"
         )
     columns: list[Column] = [
         ("Group", lambda r: r["group_label"] or r["group_name"], False),
@@ -280,6 +279,67 @@ def backtest_section(data: ReportData) -> str:
             f"{esc(first['backtest_id'])}. The oracle is the best any selection of that size could do.</p>",
         ],
     )
+
+
+def next_steps_section(data: ReportData) -> str:
+    """The distribution of the gaps to the nearest Insiders entry rule (marts.customer_next_steps)."""
+    steps = data.next_steps
+    if steps.empty:
+        return section(
+            "next-steps", "", [empty("No next steps: the current run has no Insiders entry rule.")]
+        )
+    gaps = steps.assign(
+        revenue_gap=steps["revenue_gap"].astype(float), orders_gap=steps["orders_gap"].astype(int)
+    )
+    per_segment = (
+        gaps.groupby("segment_name")
+        .agg(
+            customers=("customer_id", "size"),
+            meets=("unmet_conditions", lambda u: int((u == 0).sum())),
+            q1=("revenue_gap", lambda g: g.quantile(0.25)),
+            median=("revenue_gap", "median"),
+            q3=("revenue_gap", lambda g: g.quantile(0.75)),
+            within_500=("revenue_gap", lambda g: float(((g > 0) & (g <= 500)).mean())),
+            orders=("orders_gap", "median"),
+            action=("recommended_action", "first"),
+        )
+        .reset_index()
+        .sort_values("median")
+    )
+    rules = ", ".join(sorted({str(r) for r in gaps["nearest_rule_text"].dropna()}))
+    columns: list[Column] = [
+        ("Segment", lambda r: r["segment_name"], False),
+        ("Customers", lambda r: num(r["customers"]), True),
+        ("Meet a rule already", lambda r: num(r["meets"]), True),
+        ("Revenue missing: quarter of them under", lambda r: charts.money(r["q1"]), True),
+        ("half under", lambda r: charts.money(r["median"]), True),
+        ("three quarters under", lambda r: charts.money(r["q3"]), True),
+        ("Within GBP 500", lambda r: pct(r["within_500"]), True),
+        ("Orders missing (median)", lambda r: num(r["orders"]), True),
+        ("Recommended action", lambda r: r["action"] or "", False),
+    ]
+    return section(
+        "next-steps",
+        "For every customer who is not an Insider: the entry rule they are nearest to and what is missing "
+        'to meet it (marts.customer_next_steps has one row per customer, e.g. "GBP 412 more revenue").',
+        [
+            f"<p>Entry rule(s) of this run: <b>{esc(rules or 'none')}</b>. The gaps are measured on the "
+            "rules, which approximate the segment: a customer who meets a rule is not always an Insider "
+            "yet.</p>",
+            table(per_segment, columns),
+        ],
+    )
+
+
+def _backtest_verdict(first) -> str:
+    """The verdict dbt worded from the bootstrap interval; without one, no claim either way."""
+    verdict = first.get("verdict")
+    if verdict is None or pd.isna(verdict) or pd.isna(first.get("diff_ci_low")):
+        return "This backtest has no interval: whether the gap is more than noise is not known."
+    points = f"{first['difference_to_best_baseline'] * 100:+.1f} points"
+    interval = f"{first['diff_ci_low'] * 100:+.1f} to {first['diff_ci_high'] * 100:+.1f}"
+    sentence = esc(first["verdict_sentence"])
+    return f"<b>{sentence}</b>: {esc(points)}, 95% bootstrap interval {esc(interval)} points."
 
 
 def _parameters(run: dict) -> dict:

@@ -27,6 +27,11 @@ INTERVAL_COLUMNS = (
     "holdout_revenue_error_pct",
     "is_holdout_covered",
 )  # fmt: skip
+BACKTEST_CALIBRATION_COLUMNS = (
+    "cutoff_date", "horizon_days", "decile", "customers", "mean_predicted", "actual_share", "gap",
+    "worst_decile_gap", "cutoff_customers", "base_rate", "brier_score", "base_rate_brier_score",
+    "brier_skill",
+)  # fmt: skip
 MODEL_LABELS = {
     "bg_nbd": "BG/NBD",
     "pareto_nbd": "Pareto/NBD",
@@ -44,6 +49,52 @@ def forecast_calibration(conn, schema: str = "marts") -> pd.DataFrame:
         where="is_current",
         order_by="model_name, decile",
     )
+
+
+def backtest_calibration(conn, schema: str = "marts") -> pd.DataFrame:
+    """The purchase probabilities' check at every backtest cutoff: one row per cutoff and decile."""
+    return _select(
+        conn, schema, "forecast_backtest_calibration", BACKTEST_CALIBRATION_COLUMNS,
+        order_by="cutoff_date desc, horizon_days, decile",
+    )  # fmt: skip
+
+
+def backtest_calibration_block(calibration: pd.DataFrame) -> list[str]:
+    """Per backtest cutoff: Brier skill vs the base rate and the worst decile gap; the latest cutoff's
+    deciles as a plot."""
+    body = ["<h3>Were the purchase probabilities right at past cutoffs? (backtests)</h3>"]
+    if calibration.empty:
+        return [*body, empty("No backtest with per-customer predictions yet.")]
+    cutoffs = calibration.drop_duplicates(["cutoff_date", "horizon_days"])
+    latest = cutoffs.iloc[0]
+    skill, gap = f"{latest['brier_skill']:.2f}", num(100 * latest["worst_decile_gap"])
+    body.append(
+        f"<p>At {esc(num(len(cutoffs)))} backtest cutoff(s) the forecast fitted on the data before the "
+        "cutoff gave every customer a chance of buying in the horizon after it. At the latest, "
+        f"{esc(latest['cutoff_date'])} ({esc(num(latest['horizon_days']))} days), "
+        f"{esc(pct(latest['base_rate']))} of the {esc(num(latest['cutoff_customers']))} customers bought; "
+        f"Brier skill <b>{esc(skill)}</b>, {esc(skill_words(latest['brier_skill']))}; the deciles are off "
+        f"by at most <b>{esc(gap)}</b> percentage points.</p>"
+    )
+    deciles = calibration[
+        (calibration["cutoff_date"] == latest["cutoff_date"])
+        & (calibration["horizon_days"] == latest["horizon_days"])
+    ].rename(columns={"gap": "calibration_gap"})
+    body.append(
+        image(charts.calibration_plot(deciles), "Predicted vs actual share of buyers per decile (backtest)")
+    )
+    columns: list[Column] = [
+        ("Cutoff", lambda r: r["cutoff_date"], False),
+        ("Horizon (days)", lambda r: num(r["horizon_days"]), True),
+        ("Customers", lambda r: num(r["cutoff_customers"]), True),
+        ("Bought", lambda r: pct(r["base_rate"]), True),
+        ("Brier score", lambda r: f"{r['brier_score']:.4f}", True),
+        ("Base rate's", lambda r: f"{r['base_rate_brier_score']:.4f}", True),
+        ("Skill", lambda r: f"{r['brier_skill']:.2f}", True),
+        ("Worst decile gap (points)", lambda r: num(100 * r["worst_decile_gap"]), True),
+    ]
+    body.append(table(cutoffs, columns))
+    return body
 
 
 def revenue_intervals(conn, schema: str = "marts") -> pd.DataFrame:

@@ -6,6 +6,10 @@ knows them (money, counts, days; no log or scaling). Each leaf is one rule, the 
 conditions on its path, merged per feature ("1,000.00 < gross_revenue <= 5,000.00"); sibling leaves
 that predict the same class are merged first, so no rule is split for nothing.
 
+Each rule's conditions are also kept as rows (``Condition``: feature, ``>`` or ``<=``, the tree's
+threshold; one lower and one upper bound per feature at most) so dbt can compute what a customer lacks
+to meet a rule (marts.customer_next_steps).
+
 Per rule: support = customers it matches; precision = share of them in the class the rule predicts;
 recall = share of that class's customers it matches. Fidelity = accuracy of the tree against the
 cluster labels on all customers.
@@ -25,6 +29,13 @@ MAX_DEPTH = 3
 
 
 @dataclass(frozen=True)
+class Condition:
+    feature: str
+    operator: str  # ">" or "<=": the tree's own test, on the original-unit feature
+    threshold: float
+
+
+@dataclass(frozen=True)
 class Rule:
     rule_id: int
     rule_text: str
@@ -32,6 +43,7 @@ class Rule:
     support: int
     precision: float
     recall: float
+    conditions: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,7 @@ def insider_rules(frame: pd.DataFrame, is_insider: np.ndarray, *, max_depth: int
                 not predicts,
                 -support,
                 _path_text(path, integer_valued),
+                _conditions(path),
                 predicts,
                 support,
                 hits / support if support else 0.0,
@@ -71,8 +84,8 @@ def insider_rules(frame: pd.DataFrame, is_insider: np.ndarray, *, max_depth: int
         )
     rules.sort()
     out = [
-        Rule(i, text, bool(pred), support, float(prec), float(rec))
-        for i, (_, _, text, pred, support, prec, rec) in enumerate(rules, start=1)
+        Rule(i, text, bool(pred), support, float(prec), float(rec), conditions)
+        for i, (_, _, text, conditions, pred, support, prec, rec) in enumerate(rules, start=1)
     ]
     return RuleSet(out, float((predicted == y).mean()), RULE_FEATURES)
 
@@ -91,9 +104,8 @@ def _merged_leaves(tree: DecisionTreeClassifier, node: int, path: list) -> list[
     return below + above
 
 
-def _path_text(path: list, integer_valued: dict[str, bool]) -> str:
-    if not path:
-        return "all customers"
+def _bounds(path: list) -> dict[str, list]:
+    """The path's conditions merged per feature: [lowest bound (x > low), highest (x <= high)]."""
     bounds: dict[str, list] = {}
     for feature, op, threshold in path:
         low, high = bounds.setdefault(feature, [None, None])
@@ -101,6 +113,23 @@ def _path_text(path: list, integer_valued: dict[str, bool]) -> str:
             bounds[feature][0] = threshold if low is None else max(low, threshold)
         else:
             bounds[feature][1] = threshold if high is None else min(high, threshold)
+    return bounds
+
+
+def _conditions(path: list) -> tuple[Condition, ...]:
+    out = []
+    for feature, (low, high) in _bounds(path).items():
+        if low is not None:
+            out.append(Condition(feature, ">", float(low)))
+        if high is not None:
+            out.append(Condition(feature, "<=", float(high)))
+    return tuple(out)
+
+
+def _path_text(path: list, integer_valued: dict[str, bool]) -> str:
+    if not path:
+        return "all customers"
+    bounds = _bounds(path)
     parts = []
     for feature, (low, high) in bounds.items():
         if integer_valued[feature]:

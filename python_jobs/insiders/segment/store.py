@@ -222,6 +222,25 @@ def write_rules(conn, run_id: str, rules) -> None:
                (run_id, rule_id, rule_text, predicts_insider, support, precision, recall) values %s""",
             rows,
         )
+    write_rule_conditions(conn, run_id, rules)
+
+
+def write_rule_conditions(conn, run_id: str, rules) -> None:
+    """Each rule's conditions as rows (ml.insider_rule_conditions): what dbt computes the gaps from."""
+    rows = [
+        (run_id, r.rule_id, i, c.feature, c.operator, c.threshold)
+        for r in rules
+        for i, c in enumerate(r.conditions, start=1)
+    ]
+    if not rows:
+        return
+    with conn.cursor() as cur:
+        execute_values(
+            cur,
+            """insert into ml.insider_rule_conditions
+               (run_id, rule_id, condition_id, feature, operator, threshold) values %s""",
+            rows,
+        )
 
 
 def write_run(conn, run) -> None:

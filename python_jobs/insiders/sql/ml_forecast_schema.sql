@@ -107,8 +107,9 @@ create table if not exists ml.backtests (
     customers_at_cutoff integer not null,
     group_size         integer not null,     -- = number of Insiders at the cutoff
     future_revenue     double precision not null,  -- of all customers known at the cutoff
-    insiders_beat_baselines boolean not null
+    insiders_beat_baselines boolean           -- before per-customer rows; dbt decides it now
 );
+alter table ml.backtests alter column insiders_beat_baselines drop not null;
 
 -- One row per selection group: the share of the next N days' revenue it captured.
 create table if not exists ml.backtest_groups (
@@ -119,6 +120,25 @@ create table if not exists ml.backtest_groups (
     share_of_future_revenue double precision not null,
     future_buyers      integer not null,     -- customers of the group who bought in the horizon
     primary key (backtest_id, group_name)
+);
+
+-- One row per customer known at the cutoff and backtest: what the backtest saw (features and segment
+-- at the cutoff, the forecast fitted then) and what happened in the horizon (dbt's
+-- int_backtest_future_purchases: net of returns). dbt ranks the groups, the shares and the bootstrap
+-- from these rows; earlier backtests' rows are kept.
+create table if not exists ml.backtest_customer_predictions (
+    backtest_id          text not null references ml.backtests (backtest_id) on delete cascade,
+    customer_id          text not null,
+    segment_name         text not null,        -- the segment at the cutoff (backtest run)
+    is_insider           boolean not null,
+    past_gross_revenue   double precision not null,  -- gross revenue before the cutoff
+    rfm_score            integer not null,
+    probability_purchase double precision not null,  -- P(at least one purchase in the horizon)
+    expected_purchases   double precision not null,
+    expected_revenue     double precision not null,
+    actual_purchases     integer not null,     -- purchase days in the horizon
+    actual_revenue       double precision not null,  -- purchases minus returns in the horizon
+    primary key (backtest_id, customer_id)
 );
 
 -- Holdout check of the forecast: predicted vs actual revenue over the horizon, total and per segment.
@@ -134,3 +154,7 @@ create table if not exists ml.forecast_validation (
     revenue_error_pct  double precision,                   -- (predicted - actual) / actual
     primary key (backtest_id, segment_name)
 );
+-- The total's 95% interval from the customers' own randomness (null on segment rows); dbt widens it by
+-- the errors of earlier backtests.
+alter table ml.forecast_validation add column if not exists predicted_revenue_low double precision;
+alter table ml.forecast_validation add column if not exists predicted_revenue_high double precision;

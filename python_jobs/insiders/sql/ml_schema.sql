@@ -101,6 +101,19 @@ create table if not exists ml.insider_rules (
     primary key (run_id, rule_id)
 );
 
+-- Each rule's conditions (the tree's tests, merged per feature): dbt computes each customer's gap to
+-- the nearest Insiders rule from them (marts.customer_next_steps).
+create table if not exists ml.insider_rule_conditions (
+    run_id           text not null,
+    rule_id          integer not null,
+    condition_id     integer not null,
+    feature          text not null,                   -- a column of customer_features
+    operator         text not null check (operator in ('>', '<=')),
+    threshold        double precision not null,
+    primary key (run_id, rule_id, condition_id),
+    foreign key (run_id, rule_id) references ml.insider_rules (run_id, rule_id) on delete cascade
+);
+
 -- Columns added after the first release (create table above already has them).
 alter table ml.customer_segments add column if not exists features jsonb;
 

@@ -50,8 +50,12 @@ def test_report_shows_the_numbers_of_the_marts(marts, tmp_path):
     assert "60</div>" in section_text(html, "summary")  # customers segmented
     assert "gross_revenue &gt; 2,000.00 and recency_days &lt;= 40" in section_text(html, "rules")
     backtest = section_text(html, "backtest")
-    assert "55.0%" in backtest and "beat both baselines" in backtest
+    assert "55.0%" in backtest and "level with the best baseline" in backtest and "beat" not in backtest
+    assert "-1.0 to +11.0 points" in backtest  # the interval the verdict is worded from
     assert "bt-new" in backtest and "bt-old" not in backtest  # the latest backtest only
+    steps = section_text(html, "next-steps")
+    assert "gross_revenue &gt; 2,000.00" in steps and "Win back" in steps
+    assert "50.0%" in steps  # Promising: 300 and 400 of its four gaps (0, 300, 400, 1,200) within GBP 500
     forecast = section_text(html, "forecast")
     assert "-19.1%" in forecast  # All customers: (890 - 1100) / 1100
     selection = section_text(html, "model-selection")

@@ -55,3 +55,34 @@ def test_skill_words():
     assert skill_words(0.05).startswith("a little better")
     assert skill_words(0.15).startswith("clearly better")
     assert skill_words(float("nan")).startswith("no better")
+
+
+def test_backtest_calibration_block_words_the_latest_cutoffs_skill_and_worst_gap():
+    from insiders.report.trust import backtest_calibration_block
+
+    rows = [
+        {
+            "cutoff_date": cutoff,
+            "horizon_days": 91,
+            "decile": d,
+            "customers": 10,
+            "mean_predicted": d / 10,
+            "actual_share": d / 10 + 0.05,
+            "gap": -0.05,
+            "worst_decile_gap": worst,
+            "cutoff_customers": 100,
+            "base_rate": 0.57,
+            "brier_score": 0.2178,
+            "base_rate_brier_score": 0.245,
+            "brier_skill": skill,
+        }  # fmt: skip
+        for cutoff, skill, worst in (("2011-09-09", 0.11, 0.159), ("2011-06-10", 0.19, 0.07))
+        for d in range(1, 11)
+    ]
+    html = "".join(backtest_calibration_block(pd.DataFrame(rows)))
+    assert "At 2 backtest cutoff(s)" in html and "2011-09-09 (91 days)" in html
+    assert "Brier skill <b>0.11</b>" in html and "at most <b>16</b> percentage points" in html
+    assert html.count("<tr") == 3  # header + one row per cutoff
+    assert "No backtest with per-customer predictions yet" in "".join(
+        backtest_calibration_block(pd.DataFrame())
+    )

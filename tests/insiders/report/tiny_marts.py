@@ -75,7 +75,12 @@ create table marts.backtest_results (
     backtest_id text, is_latest boolean, cutoff_date date, horizon_days integer, customers_at_cutoff integer,
     group_size integer, insiders_beat_baselines boolean, group_name text, group_label text,
     customers integer, future_revenue double precision, share_of_future_revenue double precision,
-    future_buyers integer);
+    future_buyers integer, best_baseline text, difference_to_best_baseline double precision,
+    diff_ci_low double precision, diff_ci_high double precision, verdict text, verdict_sentence text);
+create table marts.customer_next_steps (
+    customer_id text, run_id text, segment_id integer, segment_name text, nearest_rule_id integer,
+    nearest_rule_text text, unmet_conditions bigint, revenue_gap double precision, orders_gap integer,
+    missing text, recommended_action text);
 create table ml.segmentation_candidates (
     run_id text, algorithm text, k integer, n_segments integer, silhouette double precision,
     davies_bouldin double precision, calinski_harabasz double precision, inertia double precision,
@@ -226,6 +231,23 @@ def build(conn, *, previous_run: bool = True, backtest: bool = True, candidates:
                 for segment_id, name, is_insider, count, scale in SEGMENTS
             ],
         )
+        _insert(
+            cur,
+            "marts.customer_next_steps",
+            [
+                {
+                    "customer_id": f"n{i}",
+                    "segment_name": "Promising" if i < 4 else "Lost",
+                    "nearest_rule_text": "gross_revenue > 2,000.00",
+                    "unmet_conditions": 0 if i == 0 else 1,
+                    "revenue_gap": gap,
+                    "orders_gap": 0,
+                    "missing": f"GBP {gap:.0f} more revenue",
+                    "recommended_action": "Invite" if i < 4 else "Win back",
+                }  # fmt: skip
+                for i, gap in enumerate([0.0, 300.0, 400.0, 1200.0, 1800.0, 1900.0])
+            ],
+        )
         if backtest:  # a first run of a young shop has neither a backtest nor a holdout check
             _fill_backtest(cur)
             _fill_trust(cur)
@@ -278,6 +300,12 @@ def _fill_backtest(cur) -> None:
                     "future_revenue": share * 10000,
                     "share_of_future_revenue": share,
                     "future_buyers": 7,
+                    "best_baseline": "top_past_revenue",
+                    "difference_to_best_baseline": 0.05,
+                    "diff_ci_low": -0.01,
+                    "diff_ci_high": 0.11,
+                    "verdict": "level with",
+                    "verdict_sentence": "The Insiders are level with the best baseline (the difference is inside the noise)",
                 }  # fmt: skip
                 for group, label, share in (
                     ("insiders", "Insiders (segment at the cutoff)", 0.55),

@@ -151,6 +151,29 @@ def test_rule_text_reads_like_a_filter():
     assert rules._path_text([("purchases", "<=", 1.5)], integer) == "purchases <= 1"
 
 
+def test_rule_conditions_are_the_path_merged_per_feature():
+    path = [("gross_revenue", ">", 1000.0), ("purchases", ">", 7.5), ("gross_revenue", ">", 3214.5),
+            ("purchases", "<=", 20.5)]  # fmt: skip
+    assert rules._conditions(path) == (
+        rules.Condition("gross_revenue", ">", 3214.5),
+        rules.Condition("purchases", ">", 7.5),
+        rules.Condition("purchases", "<=", 20.5),
+    )
+
+
+def test_every_customer_matched_by_a_rule_meets_all_its_conditions():
+    frame, _ = separated_customers(n=300, seed=7)
+    run = job.segment(frame, None, seed=1, k_range=range(3, 6))
+    x = frame[list(rules.RULE_FEATURES)].astype(float)
+    x = x.fillna(x.median()).fillna(0.0)  # as the tree saw them
+    assert run.rules and all(r.conditions for r in run.rules)
+    for rule in run.rules:
+        met = np.ones(len(frame), dtype=bool)
+        for c in rule.conditions:
+            met &= (x[c.feature] > c.threshold) if c.operator == ">" else (x[c.feature] <= c.threshold)
+        assert int(met.sum()) == rule.support  # the conditions select exactly the customers the rule matched
+
+
 def test_code_version_without_git(monkeypatch):
     def no_git(*args, **kwargs):
         raise FileNotFoundError("git")
