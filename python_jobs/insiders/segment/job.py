@@ -33,6 +33,7 @@ from insiders.segment import features as feats
 from insiders.segment import matching, naming, store
 from insiders.segment.artifact import SegmentModel, save_model
 from insiders.segment.model import (
+    DEFAULT_GMM_FIT_SAMPLE,
     DEFAULT_K_RANGE,
     FAMILIES,
     SelectionRule,
@@ -187,7 +188,10 @@ def run_segmentation(
                 # One native thread: the matrices are small (thousands x 6), and OpenMP/BLAS threads
                 # spin-waiting on a busy 2-core machine (dbt, Postgres) made fitting 10-20x slower.
                 with threadpool_limits(limits=1):
-                    segment(frame, previous, seed, rule, k_range=k_range, families=families, into=run)
+                    segment(
+                        frame, previous, seed, rule, k_range=k_range, families=families, into=run,
+                        gmm_fit_sample=settings.gmm_fit_sample,
+                    )  # fmt: skip
                 with timer("artefact"):
                     run.artifact_path = str(save_model(run.model, settings.artifact_dir).resolve())
                 with timer("write"):
@@ -216,6 +220,7 @@ def segment(
     k_range=DEFAULT_K_RANGE,
     families: tuple[str, ...] = FAMILIES,
     into: SegmentationRun | None = None,
+    gmm_fit_sample: int | None = DEFAULT_GMM_FIT_SAMPLE,
 ) -> SegmentationRun:
     """The pure part of a run: ``frame`` (one row per customer, ``feats.FEATURES``) and the previous
     run → the chosen model, the Insiders, archetypes, stable ids, the entry rules and the rows to
@@ -234,7 +239,10 @@ def segment(
         revenue = frame["gross_revenue"].fillna(0).to_numpy()
         preparation = feats.build_preparation().fit(frame[list(feats.FEATURES)])
         x = preparation.transform(frame[list(feats.FEATURES)])
-        candidates = fit_candidates(x, revenue, k_range=k_range, families=families, seed=seed, rule=rule)
+        candidates = fit_candidates(
+            x, revenue, k_range=k_range, families=families, seed=seed, rule=rule,
+            gmm_fit_sample=gmm_fit_sample,
+        )  # fmt: skip
         chosen = choose(candidates, rule)
     log.info(
         "fitted %d candidates; chose %s k=%d (tier %d)",
@@ -296,6 +304,7 @@ def segment(
     run.parameters.update(
         selection_tier=chosen.tier,
         silhouette_sample_size=min(len(frame), rule.silhouette_sample),
+        gmm_fit_sample_size=min(len(frame), gmm_fit_sample or len(frame)),
         model_params={k: v for k, v in chosen.estimator.get_params().items() if _is_plain(v)},
         rule_features=list(ruleset.features),
         matched_by=method,
