@@ -150,12 +150,12 @@ def fit_candidates(
             estimator = make_estimator(algorithm, k, seed).fit(on)
             labels = estimator.predict(x)
             cand = Candidate(algorithm, k, estimator, labels, fit_seconds=time.perf_counter() - t0)
-            _score(cand, x, revenue, sample, sample_distances)
+            score_candidate(cand, x, revenue, sample, sample_distances)
             out.append(cand)
     return out
 
 
-def _score(cand: Candidate, x, revenue, sample, sample_distances) -> None:
+def score_candidate(cand: Candidate, x, revenue, sample, sample_distances) -> None:
     sizes = np.bincount(cand.labels, minlength=cand.k)
     cand.n_segments = int((sizes > 0).sum())
     cand.smallest_share = float(sizes[sizes > 0].min() / len(x))
