@@ -196,8 +196,6 @@ def _steps(
             outcome.segmentation = with_retries(lambda: _segment(url, settings, plan), what="segment")
         run_id = outcome.segmentation.run_id
         with step("forecast"), db.raw_connection(url) as conn:
-            from insiders.forecast_job import run_forecast
-
             run_forecast(conn, features_schema=publish.BUILD_SCHEMA, run_id=run_id)
     if plan.backtest:
         with step("backtest"):
@@ -213,13 +211,25 @@ def _steps(
         log.warning("the segment summary could not be read: %s", str(exc).strip() or type(exc).__name__)
     with step("report"):  # after publish: a failed report is a warning, the marts are already out
         try:
-            from insiders.report import write_report
-
             with db.raw_connection(url) as conn:
                 outcome.report_path = write_report(conn, settings.report_dir)
         except Exception as exc:  # one line; the traceback only at DEBUG
             log.warning("the HTML report could not be written: %s", str(exc).strip() or type(exc).__name__)
             log.debug("report failure", exc_info=True)
+
+
+def run_forecast(conn, **kwargs):
+    """insiders.forecast_job.run_forecast, imported when the cycle gets there (scipy)."""
+    from insiders.forecast_job import run_forecast as forecast
+
+    return forecast(conn, **kwargs)
+
+
+def write_report(conn, report_dir):
+    """insiders.report.write_report, imported when the cycle gets there (matplotlib)."""
+    from insiders.report import write_report as report
+
+    return report(conn, report_dir)
 
 
 def _has_current_run(conn) -> bool:
