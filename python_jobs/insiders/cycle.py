@@ -18,24 +18,29 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from psycopg2 import sql
+
 from insiders import bi, db, ops, publish
-from insiders.backtest import cutoff_features_summary, run_backtest
 from insiders.dbt import run_dbt
 from insiders.errors import StepFailedError, UserError
-from insiders.forecast_job import run_forecast
 from insiders.ingest import load_sources, shop_source_vars
 from insiders.load import LoadResult
 from insiders.logs import StepTimer
-from insiders.report import write_report
 from insiders.retry import with_retries
 from insiders.settings import Settings
+
+# The modelling and report modules (scikit-learn, scipy, matplotlib: most of this module's import time)
+# are imported in the steps that use them, so a cycle starts without them (README, "Performance").
 
 log = logging.getLogger(__name__)
 
 EXIT_FILES_FAILED = 5  # the cycle published, but some files were refused (see raw.files)
-UPSTREAM = ["--exclude", "source:ml+"]
+# dbt unit tests check SQL logic on fixed rows, not the data: `make test` runs every one of them on a
+# fresh database (tests/test_dbt_unit_tests.py), so the cycle's builds leave them out.
+NO_UNIT_TESTS = ["--exclude-resource-type", "unit_test"]
+UPSTREAM = ["--exclude", "source:ml+", *NO_UNIT_TESTS]
 MIN_BACKTEST_CUSTOMERS = 50
-DOWNSTREAM = ["--select", "source:ml+"]
+DOWNSTREAM = ["--select", "source:ml+", *NO_UNIT_TESTS]
 
 
 @dataclass
@@ -193,7 +198,7 @@ def _steps(
     run_id = None  # without a new segmentation, dbt keeps the current run current
     if plan.segment:
         with step("segment"):  # one transaction: a dropped connection leaves nothing, retry is safe
-            outcome.segmentation = with_retries(lambda: _segment(url, settings, plan.seed), what="segment")
+            outcome.segmentation = with_retries(lambda: _segment(url, settings, plan), what="segment")
         run_id = outcome.segmentation.run_id
         with step("forecast"), db.raw_connection(url) as conn:
             run_forecast(conn, features_schema=publish.BUILD_SCHEMA, run_id=run_id)
@@ -218,6 +223,20 @@ def _steps(
             log.debug("report failure", exc_info=True)
 
 
+def run_forecast(conn, **kwargs):
+    """insiders.forecast_job.run_forecast, imported when the cycle gets there (scipy)."""
+    from insiders.forecast_job import run_forecast as forecast
+
+    return forecast(conn, **kwargs)
+
+
+def write_report(conn, report_dir):
+    """insiders.report.write_report, imported when the cycle gets there (matplotlib)."""
+    from insiders.report import write_report as report
+
+    return report(conn, report_dir)
+
+
 def _has_current_run(conn) -> bool:
     with conn.cursor() as cur:
         cur.execute("select to_regclass('marts.segmentation_runs') is not null")
@@ -229,14 +248,22 @@ def _has_current_run(conn) -> bool:
 
 def _backtest(url, settings: Settings, plan: CyclePlan, cycle_run_id):
     """The backtest on the cutoff features the upstream build made. In a cycle it is skipped (with a
-    warning) when the history before the cutoff is too short; asked for by name, that is an error."""
+    warning) when the history before the cutoff is too short; asked for by name, that is an error.
+    In `insiders run` it is also skipped when its inputs did not change enough since the last backtest
+    that fitted (``refit_reason``): it would prove the same thing again; the marts keep that one."""
+    from insiders.backtest import BACKTEST_SCHEMA, cutoff_features_summary, run_backtest
+
     with db.raw_connection(url) as conn:
         cutoff, customers = cutoff_features_summary(conn)
+        reason, fitted = refit_reason(conn, settings, BACKTEST_SCHEMA, "backtest", plan.seed)
     if customers < MIN_BACKTEST_CUSTOMERS:
         message = f"{customers} customers bought before the cutoff {cutoff} (need {MIN_BACKTEST_CUSTOMERS})"
         if plan.command == "backtest":
             raise UserError(f"backtest impossible: {message}")
         log.warning("backtest skipped: %s", message)
+        return None
+    if plan.command == "run" and reason is None:
+        log.info("backtest kept: its inputs did not change enough since backtest run %s", fitted.run_id)
         return None
     return run_backtest(url, settings, seed=plan.seed, cycle_run_id=cycle_run_id)
 
@@ -245,16 +272,84 @@ def _secret(value) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
-def _segment(url, settings: Settings, seed: int):
+def _segment(url, settings: Settings, plan: CyclePlan):
+    """A new fit when ``refit_reason`` gives one (or `insiders segment` asks for it), otherwise the
+    customers assigned with the last fitted model (recorded as such: parameters.fit = 'assigned')."""
     try:
-        from insiders.segment import run_segmentation
+        from insiders.segment import assign_segmentation, run_segmentation
     except ImportError as exc:  # pragma: no cover - during development of the segmentation job
         raise StepFailedError(f"segmentation job unavailable: {exc}") from exc
+    if plan.command == "run":
+        with db.raw_connection(url) as conn:
+            reason, fitted = refit_reason(conn, settings, publish.BUILD_SCHEMA, "cycle", plan.seed)
+    else:
+        reason, fitted = f"`insiders {plan.command}` asks for a new fit", None
     engine = db.make_engine(url)
     try:
-        return run_segmentation(engine, settings, features_schema=publish.BUILD_SCHEMA, seed=seed)
+        if reason is None:
+            return assign_segmentation(engine, fitted, features_schema=publish.BUILD_SCHEMA)
+        log.info("segmentation: refit (%s)", reason)
+        return run_segmentation(
+            engine, settings, features_schema=publish.BUILD_SCHEMA, seed=plan.seed, refit_reason=reason
+        )
     finally:
         engine.dispose()
+
+
+def refit_reason(conn, settings: Settings, features_schema: str, purpose: str, seed: int):
+    """(why the model must be fitted again, or None to assign with it; the last fitted run or None).
+
+    Refit when there is no fitted run of ``purpose`` (or its artefact is gone, or it used other
+    features or another seed); on the schedule: the features' as_of_date is INSIDERS_REFIT_EVERY_DAYS
+    or more after the fitted run's (0: every cycle), or before it; or when more than
+    INSIDERS_REFIT_CHANGED_SHARE of today's customers are new, gone or have other features than at the
+    fit. Recency is left out of that comparison: it grows by a day for everyone every day, which the
+    schedule covers.
+    """
+    from insiders.segment import features as feats
+    from insiders.segment import store
+    from insiders.segment.artifact import artifact_exists
+
+    store.ensure_ml_schema(conn)
+    fitted = store.last_fitted_run(conn, purpose)
+    conn.rollback()
+    every, threshold = settings.refit_every_days, settings.refit_changed_share
+    if fitted is None:
+        return "no fitted model yet", None
+    if every == 0:
+        return "INSIDERS_REFIT_EVERY_DAYS=0: every cycle refits", fitted
+    if fitted.features != list(feats.FEATURES):
+        return "the fitted model used other features", fitted
+    if fitted.random_seed != seed:
+        return f"another seed ({seed}, the model: {fitted.random_seed})", fitted
+    if not fitted.artifact_uri or not artifact_exists(fitted.artifact_uri):
+        return f"the model artefact of run {fitted.run_id} is missing", fitted
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("select max(as_of_date) from {}").format(
+                sql.Identifier(features_schema, "customer_features")
+            )
+        )
+        as_of = cur.fetchone()[0]
+    conn.rollback()
+    if as_of is None:
+        return None, fitted  # no customers: the job says so
+    days = (as_of - fitted.as_of_date).days
+    if days < 0:
+        return f"the features (as of {as_of}) are older than the model's ({fitted.as_of_date})", fitted
+    if days >= every:
+        return f"the model is {days} days old (INSIDERS_REFIT_EVERY_DAYS={every})", fitted
+    compared = [c for c in feats.FEATURES if c != "recency_days"]
+    current, changed = store.changed_customers(conn, features_schema, fitted.run_id, compared)
+    conn.rollback()
+    share = changed / max(current, 1)
+    if share > threshold:
+        return f"{share:.1%} of customers new or changed (INSIDERS_REFIT_CHANGED_SHARE={threshold})", fitted
+    log.info(
+        "%s: %d of %d customers new or changed since run %s (%.1f%%, refit above %.1f%%), model %d days old",
+        purpose, changed, current, fitted.run_id, 100 * share, 100 * threshold, days,
+    )  # fmt: skip
+    return None, fitted
 
 
 SUMMARY_COLUMNS = (

@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     backtest_in_cycle: bool = True
     backtest_horizon_days: int = 91
 
+    # Segmentation at scale (issue 11): above this many customers a GaussianMixture candidate is fitted
+    # on a seeded sample of this size and predicts everyone (at or below it: fitted on everyone).
+    gmm_fit_sample: int = Field(50_000, ge=1_000)
+    # Refit only when needed (issue 11, README "Refit or assign"): a cycle refits the segmentation
+    # (and its backtest) when the last refit is refit_every_days old (by the features' as_of_date),
+    # or when more than refit_changed_share of the customers are new or have changed features
+    # (recency aside); otherwise it assigns customers with the last fitted model. 0 days: always refit.
+    refit_every_days: int = Field(7, ge=0)
+    refit_changed_share: float = Field(0.05, ge=0, le=1)
+
     # Share of the Insiders held out as the programme's control group, in percent. dbt reads the same
     # env var (INSIDERS_CONTROL_SHARE_PCT, var insiders_control_share_pct); 20 comes from the power
     # calculation in the README.

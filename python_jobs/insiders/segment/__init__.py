@@ -12,6 +12,7 @@ from insiders.segment.job import (
     SegmentationResult,
     SegmentationRun,
     SegmentSummary,
+    assign_segmentation,
     run_segmentation,
     segment,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "SegmentationResult",
     "SegmentationRun",
     "SelectionRule",
+    "assign_segmentation",
     "load_model",
     "run_segmentation",
     "segment",

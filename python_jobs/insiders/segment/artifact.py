@@ -51,9 +51,18 @@ def save_model(model: SegmentModel, artifact_dir: Path) -> Path:
     return path
 
 
-def load_model(path: str | Path) -> SegmentModel:
-    """Load a saved model (a path or the file:// URI recorded on the run row)."""
+def local_path(path: str | Path) -> Path:
+    """A path or the file:// URI recorded on the run row, as a path."""
     text = str(path)
     if text.startswith("file://"):
         text = unquote(urlparse(text).path)
-    return joblib.load(text)
+    return Path(text)
+
+
+def artifact_exists(path: str | Path) -> bool:
+    return local_path(path).is_file()
+
+
+def load_model(path: str | Path) -> SegmentModel:
+    """Load a saved model (a path or the file:// URI recorded on the run row)."""
+    return joblib.load(local_path(path))

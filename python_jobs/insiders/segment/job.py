@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from sklearn.metrics import pairwise_distances
+from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 import insiders
@@ -31,16 +33,21 @@ from insiders.errors import UserError
 from insiders.logs import StepTimer
 from insiders.segment import features as feats
 from insiders.segment import matching, naming, store
-from insiders.segment.artifact import SegmentModel, save_model
+from insiders.segment.artifact import SegmentModel, load_model, local_path, save_model
 from insiders.segment.model import (
+    DEFAULT_GMM_FIT_SAMPLE,
     DEFAULT_K_RANGE,
     FAMILIES,
+    Candidate,
     SelectionRule,
     candidates_frame,
     centres,
     choose,
     final_pipeline,
     fit_candidates,
+    qualifying_tier,
+    score_candidate,
+    silhouette_sample,
 )
 from insiders.segment.rules import Rule, insider_rules
 from insiders.settings import Settings
@@ -150,6 +157,7 @@ def run_segmentation(
     families: tuple[str, ...] = FAMILIES,
     rule: SelectionRule = SelectionRule(),
     purpose: str = "cycle",
+    refit_reason: str | None = None,
 ) -> SegmentationRun:
     """Segment the customers of ``<features_schema>.customer_features`` and record the run in ``ml``.
 
@@ -166,7 +174,7 @@ def run_segmentation(
         run_id=new_run_id(started_at),
         started_at=started_at,
         random_seed=seed,
-        parameters=_parameters(k_range, families, rule),
+        parameters={**_parameters(k_range, families, rule), "fit": "fitted", "refit_reason": refit_reason},
         features_schema=features_schema,
         purpose=purpose,
         code_version=code_version(),
@@ -174,6 +182,66 @@ def run_segmentation(
     log.info(
         "segmentation %s: started (features from %s.%s)", run.run_id, features_schema, feats.FEATURES_TABLE
     )
+
+    def fit(frame, previous):
+        # One native thread: the matrices are small (thousands x 6), and OpenMP/BLAS threads
+        # spin-waiting on a busy 2-core machine (dbt, Postgres) made fitting 10-20x slower.
+        with threadpool_limits(limits=1):
+            segment(
+                frame, previous, seed, rule, k_range=k_range, families=families, into=run,
+                gmm_fit_sample=settings.gmm_fit_sample,
+            )  # fmt: skip
+
+    def save():
+        return str(save_model(run.model, settings.artifact_dir).resolve())
+
+    return _record_run(conn_or_engine, run, features_schema, as_of_date, fit, save, t_start)
+
+
+def assign_segmentation(
+    conn_or_engine,
+    fitted: store.FittedRun,
+    *,
+    features_schema: str = "marts",
+    purpose: str = "cycle",
+) -> SegmentationRun:
+    """A run without fitting: the customers of ``<features_schema>.customer_features`` assigned with
+    the model of the ``fitted`` run (its artefact), recorded like any run, with ``parameters.fit =
+    'assigned'`` and ``parameters.model_run_id``. Same segment ids, names and Insiders as that model;
+    the scores (silhouette, Davies-Bouldin...) are those of this run's customers."""
+    started_at = datetime.now(UTC)
+    t_start = time.perf_counter()
+    run = SegmentationRun(
+        run_id=new_run_id(started_at),
+        started_at=started_at,
+        random_seed=fitted.random_seed,
+        parameters={
+            **fitted.parameters,
+            "fit": "assigned",
+            "model_run_id": fitted.run_id,
+            "refit_reason": None,
+        },
+        features_schema=features_schema,
+        purpose=purpose,
+        code_version=code_version(),
+    )
+    log.info("segmentation %s: assigning customers with the model of run %s", run.run_id, fitted.run_id)
+    model = load_model(fitted.artifact_uri)
+    rule = SelectionRule(**fitted.parameters.get("selection_rule", {}))
+
+    def work(frame, previous):
+        with threadpool_limits(limits=1):
+            assign(frame, model, previous, rule, into=run)
+
+    def save():  # the fitted run's artefact: nothing new to save
+        return str(local_path(fitted.artifact_uri).resolve())
+
+    return _record_run(conn_or_engine, run, features_schema, None, work, save, t_start)
+
+
+def _record_run(conn_or_engine, run: SegmentationRun, features_schema, as_of_date, work, save, t_start):
+    """Read the features and the previous run, ``work(frame, previous)`` (fills ``run``), ``save()``
+    (the artefact's path), write the run in one transaction; a failure is recorded and raised again."""
     timer = StepTimer(log, run.timings, level=logging.DEBUG)
     with _dbapi(conn_or_engine) as conn, _autocommit_off(conn):
         store.ensure_ml_schema(conn)
@@ -184,12 +252,9 @@ def run_segmentation(
                     run.as_of_date, run.n_customers = frame["as_of_date"].iloc[0], len(frame)
                     previous = store.read_previous(conn)
                     conn.rollback()
-                # One native thread: the matrices are small (thousands x 6), and OpenMP/BLAS threads
-                # spin-waiting on a busy 2-core machine (dbt, Postgres) made fitting 10-20x slower.
-                with threadpool_limits(limits=1):
-                    segment(frame, previous, seed, rule, k_range=k_range, families=families, into=run)
+                work(frame, previous)
                 with timer("artefact"):
-                    run.artifact_path = str(save_model(run.model, settings.artifact_dir).resolve())
+                    run.artifact_path = save()
                 with timer("write"):
                     run.finished_at, run.seconds = datetime.now(UTC), time.perf_counter() - t_start
                     store.write_run(conn, run)
@@ -201,8 +266,9 @@ def run_segmentation(
                 raise
     run.timings["total"] = round(time.perf_counter() - t_start, 3)
     log.info(
-        "segmentation %s: done in %.1fs, %d customers, %s k=%d, Insiders %.1f%% of customers",
-        run.run_id, run.timings["total"], run.n_customers, run.algorithm, run.k, 100 * run.insiders_share,
+        "segmentation %s: %s in %.1fs, %d customers, %s k=%d, Insiders %.1f%% of customers",
+        run.run_id, run.parameters.get("fit", "fitted"), run.timings["total"], run.n_customers,
+        run.algorithm, run.k, 100 * run.insiders_share,
     )  # fmt: skip
     return run
 
@@ -216,6 +282,7 @@ def segment(
     k_range=DEFAULT_K_RANGE,
     families: tuple[str, ...] = FAMILIES,
     into: SegmentationRun | None = None,
+    gmm_fit_sample: int | None = DEFAULT_GMM_FIT_SAMPLE,
 ) -> SegmentationRun:
     """The pure part of a run: ``frame`` (one row per customer, ``feats.FEATURES``) and the previous
     run → the chosen model, the Insiders, archetypes, stable ids, the entry rules and the rows to
@@ -234,7 +301,10 @@ def segment(
         revenue = frame["gross_revenue"].fillna(0).to_numpy()
         preparation = feats.build_preparation().fit(frame[list(feats.FEATURES)])
         x = preparation.transform(frame[list(feats.FEATURES)])
-        candidates = fit_candidates(x, revenue, k_range=k_range, families=families, seed=seed, rule=rule)
+        candidates = fit_candidates(
+            x, revenue, k_range=k_range, families=families, seed=seed, rule=rule,
+            gmm_fit_sample=gmm_fit_sample,
+        )  # fmt: skip
         chosen = choose(candidates, rule)
     log.info(
         "fitted %d candidates; chose %s k=%d (tier %d)",
@@ -296,10 +366,91 @@ def segment(
     run.parameters.update(
         selection_tier=chosen.tier,
         silhouette_sample_size=min(len(frame), rule.silhouette_sample),
+        gmm_fit_sample_size=min(len(frame), gmm_fit_sample or len(frame)),
         model_params={k: v for k, v in chosen.estimator.get_params().items() if _is_plain(v)},
         rule_features=list(ruleset.features),
         matched_by=method,
     )
+    run.segments = [_summary(seg, profiles.loc[seg["model_label"]]) for seg in run.segment_rows]
+    return run
+
+
+def assign(
+    frame: pd.DataFrame,
+    model: SegmentModel,
+    previous: store.PreviousRun | None,
+    rule: SelectionRule = SelectionRule(),
+    *,
+    into: SegmentationRun,
+) -> SegmentationRun:
+    """The pure part of an assignment run: ``frame`` labelled by the saved ``model`` (no fit), with the
+    model's segment ids, archetypes and Insiders; profiles, scores, entry rules and the rows to write
+    from this frame. A segment the model has but no customer falls in is not written."""
+    run = into
+    if len(frame) < MIN_CUSTOMERS:
+        raise UserError(f"only {len(frame)} customers: at least {MIN_CUSTOMERS} are needed to segment")
+    if tuple(model.features) != tuple(feats.FEATURES):
+        raise ValueError(f"model {model.run_id} uses other features: {model.features}")
+    timer = StepTimer(log, run.timings, level=logging.DEBUG)
+    preparation = Pipeline(model.pipeline.steps[:-1])
+    estimator = model.pipeline.steps[-1][1]
+    with timer("assign"):
+        revenue = frame["gross_revenue"].fillna(0).to_numpy()
+        x = preparation.transform(frame[list(feats.FEATURES)])
+        labels = estimator.predict(x)
+        algorithm = "gmm" if hasattr(estimator, "means_") else "kmeans"
+        k = len(model.segment_ids)
+        chosen = Candidate(algorithm, k, estimator, labels)
+        sample = silhouette_sample(len(x), rule.silhouette_sample, run.random_seed)
+        score_candidate(chosen, x, revenue, sample, pairwise_distances(x[sample]))
+        chosen.tier = qualifying_tier(chosen, rule)
+    with timer("name and match"):
+        model_labels = sorted(int(v) for v in np.unique(labels))
+        insider = next(lb for lb, sid in model.segment_ids.items() if sid == model.insiders_segment_id)
+        if insider not in model_labels:
+            raise UserError(f"no customer falls in the Insiders segment of model {model.run_id}")
+        profiles = naming.segment_profiles(frame, labels, feats.FEATURES)
+        centre_fitted = centres(estimator)
+        centre_original = feats.to_original_units(preparation, centre_fitted)
+        ordered = sorted(model_labels, key=lambda lb: (-profiles.loc[lb, "gross_revenue_median"], lb))
+        segment_of_label = {lb: model.segment_ids[lb] for lb in model_labels}
+        # the model's centres: the previous cycle run (this model's fit or an assignment with it)
+        # has the same ones, at distance 0
+        matches = {
+            lb: matching.Match(
+                lb, segment_of_label[lb], model.segment_names[segment_of_label[lb]], 0.0, "centre"
+            )
+            for lb in model_labels
+        }
+        archetypes = {lb: model.segment_names[segment_of_label[lb]] for lb in model_labels}
+        segment_ids = np.array([segment_of_label[int(lb)] for lb in labels])
+        ari, compared = matching.ari_vs_previous(
+            frame["customer_id"], segment_ids, previous.labels if previous else None
+        )
+    with timer("rules"):
+        ruleset = insider_rules(frame, labels == insider)
+
+    run.model = model
+    run.segment_rows = [
+        _segment_row(lb, matches[lb], archetypes[lb], lb == insider, profiles, centre_fitted, centre_original)
+        for lb in ordered
+    ]
+    run.customer_rows = _customer_rows(frame, x, labels, segment_ids, estimator, centre_fitted)
+    run.candidates = candidates_frame([])  # nothing was selected
+    run.rules = ruleset.rules
+    ins = profiles.loc[insider]
+    run.algorithm, run.k, run.selection_tier = algorithm, k, chosen.tier
+    run.silhouette, run.davies_bouldin = chosen.silhouette, chosen.davies_bouldin
+    run.calinski_harabasz, run.inertia, run.bic = chosen.calinski_harabasz, chosen.inertia, chosen.bic
+    run.insiders_segment_id = model.insiders_segment_id
+    run.insiders_share, run.insiders_revenue_share = (
+        float(ins["share_of_customers"]),
+        float(ins["revenue_share"]),
+    )
+    run.previous_run_id = previous.run_id if previous else None
+    run.adjusted_rand_index, run.customers_compared = ari, compared
+    run.rules_fidelity = ruleset.fidelity
+    run.parameters.update(rule_features=list(ruleset.features), matched_by="centre")
     run.segments = [_summary(seg, profiles.loc[seg["model_label"]]) for seg in run.segment_rows]
     return run
 

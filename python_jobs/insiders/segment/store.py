@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import psycopg2
+import psycopg2.sql
 from psycopg2.extras import Json, execute_values
 
 from insiders.schema import ensure_schema
@@ -147,6 +148,62 @@ def previous_labels(conn, run_id: str) -> pd.Series:
     return pd.Series([r[1] for r in rows], index=[r[0] for r in rows], dtype="int64")
 
 
+@dataclass(frozen=True)
+class FittedRun:
+    """The latest run of a purpose that fitted its model (not an assignment): what a cycle assigns
+    with, and what its refit decision compares the current features with."""
+
+    run_id: str
+    as_of_date: object  # date
+    features: list[str]
+    artifact_uri: str | None
+    random_seed: int
+    parameters: dict
+
+
+def last_fitted_run(conn, purpose: str = "cycle") -> FittedRun | None:
+    with conn.cursor() as cur:
+        cur.execute(
+            """select run_id, as_of_date, features, artifact_uri, random_seed, parameters
+               from ml.segmentation_runs
+               where status = 'succeeded' and purpose = %s
+                 and coalesce(parameters ->> 'fit', 'fitted') = 'fitted'
+               order by finished_at desc, run_id desc limit 1""",
+            (purpose,),
+        )
+        row = cur.fetchone()
+    if row is None:
+        return None
+    return FittedRun(row[0], row[1], list(row[2] or []), row[3], int(row[4]), dict(row[5] or {}))
+
+
+def changed_customers(conn, features_schema: str, run_id: str, features) -> tuple[int, int]:
+    """(customers now, customers new, gone or with other ``features`` than at run ``run_id``), from the
+    features the run recorded per customer (ml.customer_segments.features) and the latest as_of_date
+    of ``<features_schema>.customer_features``. One query in the database."""
+    differs = " or ".join(
+        f"(now.{c} is null) <> (s.features ->> '{c}' is null)"
+        f" or abs(now.{c}::float8 - (s.features ->> '{c}')::float8)"
+        f" > 1e-9 * greatest(abs(now.{c}::float8), 1)"
+        for c in features
+    )
+    query = psycopg2.sql.SQL(
+        """with now as (
+               select * from {table} where as_of_date = (select max(as_of_date) from {table})
+           ),
+           s as (select customer_id, features from ml.customer_segments where run_id = %s)
+           select count(now.customer_id),
+                  count(*) filter (where now.customer_id is null or s.customer_id is null or {differs})
+           from now full join s on s.customer_id = now.customer_id"""
+    ).format(
+        table=psycopg2.sql.Identifier(features_schema, "customer_features"), differs=psycopg2.sql.SQL(differs)
+    )
+    with conn.cursor() as cur:
+        cur.execute(query, (run_id,))
+        current, changed = cur.fetchone()
+    return int(current), int(changed)
+
+
 def max_segment_id(conn) -> int:
     with conn.cursor() as cur:
         cur.execute("select coalesce(max(segment_id), 0) from ml.segments")
@@ -246,7 +303,8 @@ def write_rule_conditions(conn, run_id: str, rules) -> None:
 def write_run(conn, run) -> None:
     """All the rows of a ``job.SegmentationRun``, in the caller's transaction (it commits)."""
     insert_run(conn, run.run_row())
-    write_candidates(conn, run.run_id, run.candidates)
+    if len(run.candidates):  # an assignment run selected nothing
+        write_candidates(conn, run.run_id, run.candidates)
     write_segments(conn, run.run_id, run.segment_rows)
     write_customer_segments(conn, run.run_id, run.customer_rows)
     write_rules(conn, run.run_id, run.rules)
