@@ -168,6 +168,9 @@ def plain_copy(settings: Settings, path: Path) -> dict:
            "PGOPTIONS": "-c client_min_messages=warning"}  # fmt: skip
     if url.password:
         env["PGPASSWORD"] = url.password  # in the environment, never on a command line
+    for param in ("passfile", "sslmode", "sslrootcert", "sslcert", "sslkey"):  # the embedded server's
+        if url.query.get(param):  # passfile, a server's TLS settings: what the loader and dbt use too
+            env[f"PG{param.upper()}"] = str(url.query[param])
     psql = shutil.which("psql") or str(db.find_pg_bin(settings) / "psql")
     ddl = """drop schema if exists bench_copy cascade; create schema bench_copy;
         create table bench_copy.transactions (
