@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -45,6 +44,7 @@ from insiders.forecast import (
     pareto_probability_of_purchase,
     probability_of_purchase,
 )
+from insiders.schema import ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +78,7 @@ class Forecast:
 
 
 def ensure_forecast_schema(conn) -> None:
-    ddl = resources.files("insiders").joinpath("sql/ml_forecast_schema.sql").read_text()
-    with conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext('insiders.ml_forecast_schema'))")
-        cur.execute(ddl)
-    conn.commit()
+    ensure_schema(conn, "ml_forecast_schema.sql")
 
 
 def read_lifetime_inputs(conn, schema: str) -> pd.DataFrame:

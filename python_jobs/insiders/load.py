@@ -32,7 +32,6 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from itertools import islice
 from pathlib import Path
 from typing import IO
@@ -42,6 +41,7 @@ import psycopg2.errors
 from psycopg2 import sql
 
 from insiders.layouts import PARSE_RULE_COLUMNS, STANDARD_COLUMNS, Layout, load_layout
+from insiders.schema import ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +82,11 @@ class LoadResult:
 
 # ------------------------------------------------------------------------------------------ schema
 def ensure_raw_schema(conn) -> None:
-    ddl = resources.files("insiders").joinpath("sql/raw_schema.sql").read_text()
     rules = load_layout().parse_rules()  # files loaded before layouts existed were read by the default
     assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in PARSE_RULE_COLUMNS)
-    with conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext('insiders.raw_schema'))")
-        cur.execute(ddl)
-        cur.execute(
-            sql.SQL("update raw.files set {} where layout_name is null").format(assignments),
-            [rules[k] for k in PARSE_RULE_COLUMNS],
-        )
-    conn.commit()
+    update = sql.SQL("update raw.files set {} where layout_name is null").format(assignments)
+    values = [rules[k] for k in PARSE_RULE_COLUMNS]
+    ensure_schema(conn, "raw_schema.sql", lambda cur: cur.execute(update, values))
 
 
 # ----------------------------------------------------------------------------------- file sniffing

@@ -9,9 +9,9 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 
 from insiders.errors import LockBusyError
+from insiders.schema import ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +20,7 @@ CYCLE_LOCK_KEY = 0x1A51DE25
 
 
 def ensure_ops_schema(conn) -> None:
-    ddl = resources.files("insiders").joinpath("sql/ops_schema.sql").read_text()
-    with conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext('insiders.ops_schema'))")
-        cur.execute(ddl)
-    conn.commit()
+    ensure_schema(conn, "ops_schema.sql")
 
 
 def acquire_cycle_lock(conn, *, wait: bool = False, wait_timeout_s: float = 3600.0) -> None:
