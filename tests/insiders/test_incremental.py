@@ -81,7 +81,8 @@ def _delivery(history: Path, target: Path) -> tuple[Path, dict]:
 def _fingerprints(url) -> list[str]:
     module = _fingerprints_module()
     with db.raw_connection(url) as conn:
-        marts = module.fingerprints(conn, ("marts", "backtest"), digits=6)
+        # an assigned run's parameters name the run whose model it used (a run id, like run_id itself)
+        marts = module.fingerprints(conn, ("marts", "backtest"), ("segmentation_runs.parameters",), digits=6)
         histories = [
             line
             for line in module.fingerprints(conn, ("intermediate",), digits=6)
