@@ -87,7 +87,10 @@ coverage as (
         forecasts.run_id,
         forecasts.horizon_days,
         count(validation.backtest_id) as backtest_cutoffs_checked,
-        sum(case when validation.is_covered_by_error_band then 1 else 0 end) as band_cutoffs_covered,
+        sum(case when validation.earlier_backtests > 0 then 1 else 0 end) as band_cutoffs_checked,
+        sum(
+            case when validation.earlier_backtests > 0 and validation.is_covered_by_error_band then 1 else 0 end
+        ) as band_cutoffs_covered,
         sum(case when validation.is_covered_by_model_interval then 1 else 0 end) as model_cutoffs_covered
 
     from forecasts
@@ -121,6 +124,8 @@ banded as (
         end as revenue_high,
         case when forecasts.is_total then coalesce(coverage.backtest_cutoffs_checked, 0) end
         as backtest_cutoffs_checked,
+        case when forecasts.is_total then coalesce(coverage.band_cutoffs_checked, 0) end
+        as band_cutoffs_checked,
         case when forecasts.is_total then coalesce(coverage.band_cutoffs_covered, 0) end
         as band_cutoffs_covered,
         case when forecasts.is_total then coalesce(coverage.model_cutoffs_covered, 0) end
@@ -161,8 +166,9 @@ final as (
         band_smallest_error_pct,
         band_largest_error_pct,
         backtest_cutoffs_checked,
-        band_cutoffs_covered,
         model_cutoffs_covered,
+        band_cutoffs_checked,
+        band_cutoffs_covered,
         is_seasonal,
         history_days,
         same_period_last_year_revenue,

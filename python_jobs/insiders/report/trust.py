@@ -24,7 +24,7 @@ INTERVAL_COLUMNS = (
     "segment_name", "as_of_date", "horizon_days", "customers", "predicted_revenue", "revenue_low",
     "revenue_high", "model_revenue_low", "model_revenue_high", "band_backtests", "is_interval_validated",
     "band_smallest_error_pct", "band_largest_error_pct", "backtest_cutoffs_checked",
-    "band_cutoffs_covered", "model_cutoffs_covered", "history_days",
+    "model_cutoffs_covered", "band_cutoffs_checked", "band_cutoffs_covered", "history_days",
     "is_seasonal", "same_period_last_year_revenue", "holdout_cutoff_date", "holdout_days",
     "holdout_predicted_revenue", "holdout_revenue_low", "holdout_revenue_high", "holdout_actual_revenue",
     "holdout_revenue_error_pct",
@@ -143,14 +143,19 @@ def interval_words(total: pd.Series) -> str:
         f"backtest(s), which were off by {pct(total['band_smallest_error_pct'])} to "
         f"{pct(total['band_largest_error_pct'])}."
     )
-    checked = total["backtest_cutoffs_checked"]
+    checked, banded = total["backtest_cutoffs_checked"], total["band_cutoffs_checked"]
     if pd.notna(checked) and checked > 0:
         words += (
-            f" Tried at the {num(checked)} backtest cutoff(s) whose horizon has ended, the band (each "
-            "built only from the errors known before that cutoff) covered what happened "
-            f"{_times(total['band_cutoffs_covered'])}; the model's interval alone "
-            f"{_times(total['model_cutoffs_covered'])}."
+            f" At the {num(checked)} backtest cutoff(s) whose horizon has ended, the model's interval "
+            f"alone covered what happened {_times(total['model_cutoffs_covered'])}"
         )
+        if pd.notna(banded) and banded > 0:
+            words += (
+                f"; the band, at the {num(banded)} of them with an earlier backtest to learn from (each "
+                "built only from the errors known before that cutoff), "
+                f"{_times(total['band_cutoffs_covered'])}"
+            )
+        words += "."
     return words
 
 

@@ -37,7 +37,8 @@ def test_forecast_section_reads_the_widened_interval_and_its_coverage(marts):
         "The 95% interval to read runs from £14k to £25k: the model's own interval (£14k to £17k" in forecast
     )
     assert "widened by the errors of 2 earlier backtest(s), which were off by -30.0% to -10.0%" in forecast
-    assert "covered what happened once; the model's interval alone none" in forecast
+    assert "the model's interval alone covered what happened none; the band, at the 2 of them" in forecast
+    assert "known before that cutoff), once." in forecast
     assert "The segments' intervals are the model's alone" in forecast
     # per cutoff: June's band covered, September's missed with no year before the cutoff
     assert "The model's interval alone covered it none; the error band, at the 2 cutoff(s)" in forecast
@@ -51,7 +52,7 @@ def _total(**overrides) -> pd.Series:
         "predicted_revenue": 1000.0, "revenue_low": 900.0, "revenue_high": 1100.0, "model_revenue_low": 900.0,
         "model_revenue_high": 1100.0, "band_backtests": 0, "is_interval_validated": False,
         "band_smallest_error_pct": None, "band_largest_error_pct": None, "backtest_cutoffs_checked": 0,
-        "band_cutoffs_covered": 0, "model_cutoffs_covered": 0, "history_days": 100, "is_seasonal": False,
+        "model_cutoffs_covered": 0, "band_cutoffs_checked": 0, "band_cutoffs_covered": 0, "history_days": 100, "is_seasonal": False,
         "same_period_last_year_revenue": None,
     }  # fmt: skip
     return pd.Series({**row, **overrides})
@@ -63,14 +64,19 @@ def test_interval_words_follow_the_band():
     assert "widened" not in alone
     widened = trust.interval_words(
         _total(revenue_high=1800.0, band_backtests=3, is_interval_validated=True, band_smallest_error_pct=-0.39,
-               band_largest_error_pct=-0.07, backtest_cutoffs_checked=3, band_cutoffs_covered=2)
+               band_largest_error_pct=-0.07, backtest_cutoffs_checked=4, model_cutoffs_covered=1,
+               band_cutoffs_checked=3, band_cutoffs_covered=2)
     )  # fmt: skip
     assert (
         "The 95% interval to read runs from £900 to £1,800: the model's own interval (£900 to £1,100"
         in widened
     )
     assert "3 earlier backtest(s), which were off by -39.0% to -7.0%" in widened
-    assert "covered what happened 2 times; the model's interval alone none" in widened
+    assert (
+        "At the 4 backtest cutoff(s) whose horizon has ended, the model's interval alone covered" in widened
+    )
+    assert "happened once; the band, at the 3 of them with an earlier backtest" in widened
+    assert "that cutoff), 2 times." in widened
     assert "not validated" not in widened
 
 

@@ -60,7 +60,8 @@ create table marts.forecast_revenue_intervals (
     revenue_high double precision, model_revenue_low double precision, model_revenue_high double precision,
     band_backtests bigint, is_interval_validated boolean, interval_basis text,
     band_smallest_error_pct double precision, band_largest_error_pct double precision,
-    backtest_cutoffs_checked bigint, band_cutoffs_covered bigint, model_cutoffs_covered bigint,
+    backtest_cutoffs_checked bigint, model_cutoffs_covered bigint, band_cutoffs_checked bigint,
+    band_cutoffs_covered bigint,
     history_days integer, is_seasonal boolean, same_period_last_year_revenue double precision, holdout_cutoff_date date,
     holdout_days integer, holdout_predicted_revenue double precision, holdout_revenue_low double precision,
     holdout_revenue_high double precision, holdout_actual_revenue double precision,
@@ -368,7 +369,7 @@ def _band(is_total: bool, value: float) -> dict:
     return {"revenue_low": 0.9 * value, "revenue_high": 1.65 * value, "band_backtests": 2,
             "is_interval_validated": True, "interval_basis": "model widened by earlier backtest errors",
             "band_smallest_error_pct": -0.3, "band_largest_error_pct": -0.1, "backtest_cutoffs_checked": 2,
-            "band_cutoffs_covered": 1, "model_cutoffs_covered": 0}  # fmt: skip
+            "model_cutoffs_covered": 0, "band_cutoffs_checked": 2, "band_cutoffs_covered": 1}  # fmt: skip
 
 
 def _fill_changes(cur, people: list[dict]) -> None:
