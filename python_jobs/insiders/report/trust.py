@@ -267,23 +267,23 @@ def coverage_block(coverage: pd.DataFrame) -> list[str]:
         f"error band, at the {esc(num(len(banded)))} cutoff(s) with an earlier backtest to learn from, "
         f"{esc(_times(banded['is_covered_by_error_band'].fillna(False).astype(bool).sum()))}.</p>"
     )
-    for _, row in coverage.iterrows():
-        band = row["is_covered_by_error_band"]
-        if pd.isna(band) or bool(band) or row["earlier_backtests"] == 0:
-            continue
-        if not bool(row["has_year_before_cutoff"]):
-            body.append(
-                f"<p>At {esc(row['cutoff_date'])} the band missed too: the "
-                f"{esc(num(row['horizon_days']))} days after it "
-                f"({esc(_months(row['cutoff_date'], row['horizon_days']))}) "
-                "had no earlier year in the data before that cutoff, so no band learnt from earlier cutoffs "
-                "had seen that season and none could be trusted to cover it.</p>"
-            )
-        else:
-            body.append(
-                f"<p>At {esc(row['cutoff_date'])} the band missed: the error was larger than any earlier "
-                "backtest's.</p>"
-            )
+    missed = coverage[coverage["is_covered_by_error_band"].eq(False) & (coverage["earlier_backtests"] > 0)]
+    has_year = missed["has_year_before_cutoff"].fillna(False).astype(bool)
+    unseen = missed[~has_year]
+    months = [_months(c, d) for c, d in zip(unseen["cutoff_date"], unseen["horizon_days"], strict=True)]
+    for (days, period), group in unseen.groupby(
+        [unseen["horizon_days"], pd.Series(months, index=unseen.index)]
+    ):
+        cutoffs = " and ".join(str(c) for c in group["cutoff_date"])
+        body.append(
+            f"<p>At {esc(cutoffs)} the band missed too: the {esc(num(days))} days after the cutoff "
+            f"({esc(period)}) had no earlier year in the data before it, so no band learnt from earlier "
+            "cutoffs had seen that season and none could be trusted to cover it.</p>"
+        )
+    for cutoff in missed.loc[has_year, "cutoff_date"]:
+        body.append(
+            f"<p>At {esc(cutoff)} the band missed: the error was larger than any earlier backtest's.</p>"
+        )
     columns: list[Column] = [
         ("Cutoff", lambda r: r["cutoff_date"], False),
         ("Predicted", lambda r: money(r["predicted_revenue"]), True),

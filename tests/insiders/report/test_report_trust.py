@@ -42,7 +42,9 @@ def test_forecast_section_reads_the_widened_interval_and_its_coverage(marts):
     assert "The segments' intervals are the model's alone" in forecast
     # per cutoff: June's band covered, September's missed with no year before the cutoff
     assert "The model's interval alone covered it none; the error band, at the 2 cutoff(s)" in forecast
-    assert "At 2011-09-10 the band missed too: the 91 days after it (September to December)" in forecast
+    assert (
+        "At 2011-09-10 the band missed too: the 91 days after the cutoff (September to December)" in forecast
+    )
     assert "At 2011-06-11 the band missed" not in forecast
 
 
