@@ -89,7 +89,10 @@ coverage as (
         count(validation.backtest_id) as backtest_cutoffs_checked,
         sum(case when validation.earlier_backtests > 0 then 1 else 0 end) as band_cutoffs_checked,
         sum(
-            case when validation.earlier_backtests > 0 and validation.is_covered_by_error_band then 1 else 0 end
+            case
+                when validation.earlier_backtests > 0 and validation.is_covered_by_error_band then 1
+                else 0
+            end
         ) as band_cutoffs_covered,
         sum(case when validation.is_covered_by_model_interval then 1 else 0 end) as model_cutoffs_covered
 
