@@ -13,7 +13,12 @@ final as (
         *,
         row_number() over (
             order by created_at desc, backtest_id desc
-        ) = 1 as is_latest
+        ) = 1 as is_latest,
+        -- a cutoff backtested again (same horizon): its newest backtest is the one that counts
+        row_number() over (
+            partition by cutoff_date, horizon_days
+            order by created_at desc, backtest_id desc
+        ) = 1 as is_latest_of_cutoff
 
     from backtests
 

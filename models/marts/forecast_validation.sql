@@ -1,10 +1,10 @@
 {#-
     The backtests' check of the revenue forecast, per segment and in total. The total has two 95%
     intervals: the model's (the customers' own randomness, from the backtest job) and the empirical
-    error band, which widens it by the relative errors of the earlier backtests whose horizon had ended
-    by this cutoff (same horizon; the latest backtest of each cutoff): an error e = (predicted -
-    actual) / actual means actual = predicted / (1 + e), so the band runs from the model's low / (1 +
-    the largest e) to its high / (1 + the smallest e), never narrower than the model's own interval.
+    error band, the model's widened by the errors of the earlier backtests whose horizon had ended by
+    this cutoff (the rule and its factors: int_forecast_error_bands, the same the published forward
+    interval uses). Whether the data before the cutoff hold a year before it: without one, no earlier
+    backtest has seen the season the horizon falls in.
 -#}
 with
 
@@ -20,14 +20,34 @@ validation as (
 
 ),
 
+error_bands as (
+
+    select * from {{ ref('int_forecast_error_bands') }}
+
+),
+
+transactions as (
+
+    select * from {{ ref('int_transactions_classified') }}
+
+),
+
+data_start as (
+
+    select cast(min(invoiced_at) as date) as first_invoiced_on
+
+    from transactions
+
+),
+
 checked as (
 
     select
         backtests.backtest_id,
         backtests.is_latest,
+        backtests.is_latest_of_cutoff,
         backtests.cutoff_date,
         backtests.horizon_days,
-        backtests.created_at,
         validation.segment_name,
         validation.customers,
         validation.predicted_revenue,
@@ -37,47 +57,11 @@ checked as (
         validation.predicted_purchases,
         validation.actual_purchases,
         validation.predicted_revenue_low,
-        validation.predicted_revenue_high
+        validation.predicted_revenue_high,
+        validation.segment_name = 'All customers' as is_total
 
     from backtests
     inner join validation on backtests.backtest_id = validation.backtest_id
-
-),
-
-past_errors as (
-
-    -- the total's error of the latest backtest of each cutoff: what a later forecast can learn from
-    select
-        cutoff_date,
-        horizon_days,
-        revenue_error_pct,
-        row_number() over (
-            partition by cutoff_date, horizon_days
-            order by created_at desc, backtest_id desc
-        ) as recency_rank
-
-    from checked
-    where segment_name = 'All customers' and revenue_error_pct is not null
-
-),
-
-error_bands as (
-
-    select
-        checked.backtest_id,
-        count(past_errors.revenue_error_pct) as earlier_backtests,
-        min(past_errors.revenue_error_pct) as smallest_earlier_error_pct,
-        max(past_errors.revenue_error_pct) as largest_earlier_error_pct
-
-    from checked
-    inner join past_errors
-        on
-            checked.horizon_days = past_errors.horizon_days
-            and {{ dbt.dateadd('day', 'past_errors.horizon_days', 'past_errors.cutoff_date') }}
-            <= checked.cutoff_date
-            and past_errors.recency_rank = 1
-    where checked.segment_name = 'All customers'
-    group by checked.backtest_id
 
 ),
 
@@ -86,6 +70,7 @@ banded as (
     select
         checked.backtest_id,
         checked.is_latest,
+        checked.is_latest_of_cutoff,
         checked.cutoff_date,
         checked.horizon_days,
         checked.segment_name,
@@ -100,18 +85,18 @@ banded as (
         checked.predicted_revenue_high,
         checked.actual_revenue between checked.predicted_revenue_low
         and checked.predicted_revenue_high as is_covered_by_model_interval,
-        coalesce(error_bands.earlier_backtests, 0) as earlier_backtests,
-        least(
-            checked.predicted_revenue_low,
-            checked.predicted_revenue_low / (1 + error_bands.largest_earlier_error_pct)
-        ) as band_revenue_low,
-        greatest(
-            checked.predicted_revenue_high,
-            checked.predicted_revenue_high / (1 + error_bands.smallest_earlier_error_pct)
-        ) as band_revenue_high
+        case when checked.is_total then error_bands.band_backtests else 0 end as earlier_backtests,
+        checked.predicted_revenue_low * error_bands.low_factor as band_revenue_low,
+        checked.predicted_revenue_high * error_bands.high_factor as band_revenue_high,
+        data_start.first_invoiced_on
+        <= {{ dbt.dateadd('day', -365, 'checked.cutoff_date') }} as has_year_before_cutoff
 
     from checked
-    left join error_bands on checked.backtest_id = error_bands.backtest_id
+    left join error_bands
+        on
+            checked.cutoff_date = error_bands.forecast_date
+            and checked.horizon_days = error_bands.horizon_days
+    cross join data_start
 
 ),
 

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 HORIZONS = (30, 90, 180)
 INTERVAL_DAYS = 90
+NO_SEGMENT = "(no segment)"  # customers the run did not segment
 PURCHASE_LINES = "intermediate.int_purchase_lines"  # built by dbt; the purchase-line rule lives there
 INPUT_COLUMNS = (
     "customer_id", "as_of_date", "repeat_purchase_days", "active_span_days", "customer_age_days",
@@ -144,25 +145,23 @@ def _purchase_probabilities(
     return used, out
 
 
-def read_segment_names(conn, run_id: str | None) -> pd.Series | None:
-    """customer_id → segment name of the run (None when the run has no segments in ml)."""
+def read_segment_ids(conn, run_id: str | None) -> pd.Series | None:
+    """customer_id → segment id of the run (None when the run has no segments in ml). dbt names the
+    segments (int_segments_named) and joins the names to the intervals by this id."""
     with conn.cursor() as cur:
-        cur.execute(
-            "select to_regclass('ml.customer_segments') is not null"
-            " and to_regclass('ml.segments') is not null"
-        )
+        cur.execute("select to_regclass('ml.customer_segments') is not null")
         if run_id is None or not cur.fetchone()[0]:
             conn.commit()
             return None
-        cur.execute(
-            """select cs.customer_id, s.segment_name from ml.customer_segments cs
-               join ml.segments s on s.run_id = cs.run_id and s.segment_id = cs.segment_id
-               where cs.run_id = %s""",
-            (run_id,),
-        )
+        cur.execute("select customer_id, segment_id from ml.customer_segments where run_id = %s", (run_id,))
         rows = cur.fetchall()
     conn.commit()
     return pd.Series(dict(rows), dtype=object) if rows else None
+
+
+def segment_key(segment_id) -> str:
+    """The interval row's key for a segment (its display name comes from dbt)."""
+    return f"segment {int(segment_id)}"
 
 
 def revenue_intervals(forecast: Forecast, frame: pd.DataFrame, segments: pd.Series | None,
@@ -171,7 +170,8 @@ def revenue_intervals(forecast: Forecast, frame: pd.DataFrame, segments: pd.Seri
     customers = forecast.customers
     groups = None
     if segments is not None:
-        groups = customers["customer_id"].map(segments).fillna("(no segment)").to_numpy()
+        ids = customers["customer_id"].map(segments)
+        groups = ids.map(lambda i: NO_SEGMENT if pd.isna(i) else segment_key(i)).to_numpy(dtype=object)
     purchases = customers[f"expected_purchases_{INTERVAL_DAYS}d"].to_numpy()
     sims = holdout.simulate_revenue(
         forecast.alive_model_probability,
@@ -188,14 +188,17 @@ def revenue_intervals(forecast: Forecast, frame: pd.DataFrame, segments: pd.Seri
     counts[holdout.ALL_CUSTOMERS] = len(customers)
     as_of = pd.Timestamp(forecast.as_of_date).date()
     last_year = holdout.same_period_last_year(days, as_of, INTERVAL_DAYS) if days is not None else None
+    history_days = int(frame["customer_age_days"].astype(float).max())  # first purchase day to as_of
     rows = []
+    ids = {segment_key(i): int(i) for i in segments.unique()} if segments is not None else {}
     for name in sims.columns:
         interval = holdout.revenue_interval(sims[name].to_numpy(), float(predicted[name]))
         rows.append(
             {
-                "segment_name": name, "horizon_days": INTERVAL_DAYS, "customers": int(counts[name]),
+                "segment_name": name, "segment_id": ids.get(name), "horizon_days": INTERVAL_DAYS,
+                "customers": int(counts[name]),
                 "predicted_revenue": interval.predicted, "revenue_low": interval.low,
-                "revenue_high": interval.high, "is_seasonal": False,
+                "revenue_high": interval.high, "is_seasonal": False, "history_days": history_days,
                 "same_period_last_year_revenue": last_year if name == holdout.ALL_CUSTOMERS else None,
             }
         )  # fmt: skip
@@ -311,7 +314,7 @@ def run_forecast(conn, *, features_schema: str, run_id: str, purpose: str = "cyc
         log.warning("forecast %s: no %s, so no holdout to choose the model on", run_id, PURCHASE_LINES)
     forecast = fit_forecast(frame, days=days)
     if INTERVAL_DAYS in HORIZONS:
-        intervals = revenue_intervals(forecast, frame, read_segment_names(conn, run_id), days)
+        intervals = revenue_intervals(forecast, frame, read_segment_ids(conn, run_id), days)
         forecast = dataclasses.replace(forecast, intervals=intervals)
     try:
         write_forecast(conn, run_id, purpose, forecast)

@@ -192,3 +192,25 @@ def test_the_revenue_forecast_has_an_interval_and_a_holdout_check(pg_conn):
 def test_missing_values_are_written_as_null():
     assert _plain(np.float64("nan")) is None and _plain(float("nan")) is None
     assert _plain(np.int64(3)) == 3 and isinstance(_plain(np.int64(3)), int)
+
+
+def test_segment_intervals_are_keyed_by_segment_id_and_history_is_written():
+    import pandas as pd
+
+    from insiders.forecast_job import INPUT_COLUMNS, NO_SEGMENT, fit_forecast, revenue_intervals
+
+    frame = pd.DataFrame(_simulate(np.random.default_rng(3), 300), columns=list(INPUT_COLUMNS))
+    forecast = fit_forecast(frame)
+    # two segments by id (ml.segments has no names: dbt gives them); two customers not segmented
+    segments = pd.Series({cid: 1 + i % 2 for i, cid in enumerate(frame["customer_id"][:-2])}, dtype=object)
+    intervals = revenue_intervals(forecast, frame, segments, days=None).set_index("segment_name")
+    assert set(intervals.index) == {"All customers", "segment 1", "segment 2", NO_SEGMENT}
+    assert intervals.loc["segment 1", "segment_id"] == 1 and intervals.loc["segment 2", "segment_id"] == 2
+    assert pd.isna(intervals.loc["All customers", "segment_id"]) and pd.isna(
+        intervals.loc[NO_SEGMENT, "segment_id"]
+    )
+    assert intervals.loc[NO_SEGMENT, "customers"] == 2
+    assert intervals.loc["segment 1", "customers"] + intervals.loc["segment 2", "customers"] == 298
+    parts = intervals.drop(index="All customers")["predicted_revenue"].sum()
+    assert parts == pytest.approx(intervals.loc["All customers", "predicted_revenue"])
+    assert (intervals["history_days"] == frame["customer_age_days"].max()).all()

@@ -93,6 +93,7 @@ class ReportData:
     uplift: pd.DataFrame = field(default_factory=pd.DataFrame)
     intervals: pd.DataFrame = field(default_factory=pd.DataFrame)
     backtest_calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    interval_coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
     next_steps: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(NEXT_STEPS_COLUMNS)))
 
     @property
@@ -269,6 +270,7 @@ def load_report_data(conn, *, schema: str = "marts", ml_schema: str = "ml") -> R
             uplift=trust.programme_uplift(conn, schema),
             intervals=trust.revenue_intervals(conn, schema),
             backtest_calibration=trust.backtest_calibration(conn, schema),
+            interval_coverage=trust.interval_coverage(conn, schema),
             next_steps=_select(
                 conn, schema, "customer_next_steps", NEXT_STEPS_COLUMNS, order_by="customer_id"
             ),

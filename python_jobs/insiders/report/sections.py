@@ -13,7 +13,13 @@ from insiders.report import charts
 from insiders.report.data import ReportData
 from insiders.report.markup import Column, card_grid, empty, esc, image, num, pct, table
 from insiders.report.stats import FEATURE_LABELS, axis_description, feature_profile, projection
-from insiders.report.trust import backtest_calibration_block, calibration_block, interval_block, uplift_block
+from insiders.report.trust import (
+    backtest_calibration_block,
+    calibration_block,
+    coverage_block,
+    interval_block,
+    uplift_block,
+)
 
 SECTIONS = {  # id → title, in page order
     "summary": "At a glance",
@@ -229,12 +235,12 @@ def forecast_section(data: ReportData, colours: dict[str, str]) -> str:
             ("Actual orders", lambda r: num(r["actual_purchases"]), True),
         ]
         body.append(table(validation, columns, highlight=lambda r: r["segment_name"] == "All customers"))
+    body.extend(coverage_block(data.interval_coverage))
     return section(
         "forecast",
         "The revenue each segment's customers are expected to bring (Pareto/NBD or BG/NBD × Gamma-Gamma, "
-        "fitted on this run's data), each segment's chance to buy, and how both did when tried on the past. "
-        "The forecast ignores seasonality: with about a year of history there is no earlier year to learn "
-        "the calendar from.",
+        "fitted on this run's data), each segment's chance to buy, and how both did when tried on the past, "
+        "with the interval to read and how often it covered what happened.",
         body,
     )
 

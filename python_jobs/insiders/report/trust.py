@@ -21,12 +21,21 @@ UPLIFT_COLUMNS = (
     "uplift_per_customer", "uplift_ci_low", "uplift_ci_high", "minimal_detectable_uplift",
 )  # fmt: skip
 INTERVAL_COLUMNS = (
-    "segment_name", "horizon_days", "customers", "predicted_revenue", "revenue_low", "revenue_high",
+    "segment_name", "as_of_date", "horizon_days", "customers", "predicted_revenue", "revenue_low",
+    "revenue_high", "model_revenue_low", "model_revenue_high", "band_backtests", "is_interval_validated",
+    "band_smallest_error_pct", "band_largest_error_pct", "backtest_cutoffs_checked",
+    "model_cutoffs_covered", "band_cutoffs_checked", "band_cutoffs_covered", "history_days",
     "is_seasonal", "same_period_last_year_revenue", "holdout_cutoff_date", "holdout_days",
     "holdout_predicted_revenue", "holdout_revenue_low", "holdout_revenue_high", "holdout_actual_revenue",
     "holdout_revenue_error_pct",
     "is_holdout_covered",
 )  # fmt: skip
+COVERAGE_COLUMNS = (
+    "cutoff_date", "horizon_days", "predicted_revenue", "actual_revenue", "revenue_error_pct",
+    "predicted_revenue_low", "predicted_revenue_high", "is_covered_by_model_interval", "earlier_backtests",
+    "band_revenue_low", "band_revenue_high", "is_covered_by_error_band", "has_year_before_cutoff",
+)  # fmt: skip
+SEASONAL_HISTORY_DAYS = 395  # 13 months: a year-over-year calendar index needs them
 BACKTEST_CALIBRATION_COLUMNS = (
     "cutoff_date", "horizon_days", "decile", "customers", "mean_predicted", "actual_share", "gap",
     "worst_decile_gap", "cutoff_customers", "base_rate", "brier_score", "base_rate_brier_score",
@@ -105,8 +114,85 @@ def revenue_intervals(conn, schema: str = "marts") -> pd.DataFrame:
     )  # fmt: skip
 
 
+def interval_coverage(conn, schema: str = "marts") -> pd.DataFrame:
+    """The total's intervals at every backtest cutoff (the newest backtest of each), oldest first."""
+    return _select(
+        conn, schema, "forecast_validation", COVERAGE_COLUMNS,
+        where="segment_name = 'All customers' and is_latest_of_cutoff", order_by="cutoff_date, horizon_days",
+    )  # fmt: skip
+
+
+def _times(count) -> str:
+    return {0: "none", 1: "once"}.get(int(count), f"{int(count)} times")
+
+
+def interval_words(total: pd.Series) -> str:
+    """Which interval the reader sees and how far it has been validated (from the mart's columns)."""
+    money = charts.money
+    low, high = money(total["revenue_low"]), money(total["revenue_high"])
+    if not bool(total["is_interval_validated"]):
+        return (
+            f"The 95% interval runs from {low} to {high}: the model's alone (the customers' own "
+            f"randomness), not validated: no backtest's horizon had ended by {total['as_of_date']}, so "
+            "no past error widens it and nobody knows yet how often it covers what happens."
+        )
+    words = (
+        f"The 95% interval to read runs from {low} to {high}: the model's own interval "
+        f"({money(total['model_revenue_low'])} to {money(total['model_revenue_high'])}, the customers' "
+        f"randomness only) widened by the errors of {num(total['band_backtests'])} earlier "
+        f"backtest(s), which were off by {pct(total['band_smallest_error_pct'])} to "
+        f"{pct(total['band_largest_error_pct'])}."
+    )
+    checked, banded = total["backtest_cutoffs_checked"], total["band_cutoffs_checked"]
+    if pd.notna(checked) and checked > 0:
+        words += (
+            f" At the {num(checked)} backtest cutoff(s) whose horizon has ended, the model's interval "
+            f"alone covered what happened {_times(total['model_cutoffs_covered'])}"
+        )
+        if pd.notna(banded) and banded > 0:
+            words += (
+                f"; the band, at the {num(banded)} of them with an earlier backtest to learn from (each "
+                "built only from the errors known before that cutoff), "
+                f"{_times(total['band_cutoffs_covered'])}"
+            )
+        words += "."
+    return words
+
+
+def seasonality_words(total: pd.Series) -> str:
+    """The forecast ignores the calendar: say why from the history the data hold."""
+    history = total["history_days"]
+    if pd.notna(history):
+        months = int(history // 30.44)
+        why = (
+            f"the data hold {months} months of history before {total['as_of_date']} "
+            f"({num(history)} days); a calendar index needs 13 months or more"
+        )
+        if history >= SEASONAL_HISTORY_DAYS:
+            why = f"the data hold {months} months of history, but no calendar index is fitted yet"
+    else:
+        why = "it needs 13 months of history or more to learn the calendar"
+    last_year = total["same_period_last_year_revenue"]
+    if pd.isna(last_year):
+        seen = " The data do not reach back to the same period last year."
+    else:
+        where = (
+            "below the interval"
+            if last_year < total["revenue_low"]
+            else "above the interval"
+            if last_year > total["revenue_high"]
+            else "inside the interval"
+        )
+        seen = (
+            f" The same {num(total['horizon_days'])} days last year brought {charts.money(last_year)} "
+            f"(all customers of the time; {where})."
+        )
+    return f"This forecast ignores seasonality: {why}.{seen}"
+
+
 def interval_block(intervals: pd.DataFrame) -> list[str]:
-    """The total revenue forecast with its interval, the seasonality caveat and the holdout check."""
+    """The total revenue forecast with the interval to read, how far it is validated, the seasonality
+    caveat and the holdout check."""
     if intervals.empty:
         return [empty("No revenue interval for this run.")]
     total = intervals[intervals["segment_name"] == "All customers"].iloc[0]
@@ -114,23 +200,19 @@ def interval_block(intervals: pd.DataFrame) -> list[str]:
     days = num(total["horizon_days"])
     body = [
         f"<p>All customers together are expected to spend <b>{esc(money(total['predicted_revenue']))}</b> in "
-        f"the next {esc(days)} days (95% interval {esc(money(total['revenue_low']))} to "
-        f"{esc(money(total['revenue_high']))}: the customers' own randomness only).</p>"
+        f"the next {esc(days)} days. {esc(interval_words(total))}</p>"
     ]
     if not bool(total["is_seasonal"]):
-        last_year = total["same_period_last_year_revenue"]
-        seen = (
-            f" The same {days} days last year brought {money(last_year)} (all customers of the time)."
-            if pd.notna(last_year)
-            else " The data do not reach back to the same period last year."
-        )
-        body.append(
-            "<p><b>This forecast ignores seasonality</b>: it needs 13 months of history or more to learn "
-            f"the calendar.{esc(seen)}</p>"
-        )
+        words = seasonality_words(total)
+        head, tail = words.split(":", 1)
+        body.append(f"<p><b>{esc(head)}</b>:{esc(tail)}</p>")
     if pd.notna(total["holdout_predicted_revenue"]):
         covered = bool(total["is_holdout_covered"])
-        verdict = "its interval covered what happened" if covered else "its interval missed what happened"
+        verdict = (
+            "the model's interval covered what happened"
+            if covered
+            else "the model's interval missed what happened"
+        )
         body.append(
             f"<p>The same forecast made on {esc(total['holdout_cutoff_date'])} expected "
             f"{esc(money(total['holdout_predicted_revenue']))} "
@@ -145,8 +227,79 @@ def interval_block(intervals: pd.DataFrame) -> list[str]:
         (f"Next {days} days", lambda r: money(r["predicted_revenue"]), True),
         ("95% interval from", lambda r: money(r["revenue_low"]), True),
         ("to", lambda r: money(r["revenue_high"]), True),
+        (
+            "Interval",
+            lambda r: "widened by backtests" if bool(r["is_interval_validated"]) else "model's alone",
+            False,
+        ),
     ]
     body.append(table(intervals, columns, highlight=lambda r: r["segment_name"] == "All customers"))
+    if (intervals["segment_name"] != "All customers").any():
+        body.append(
+            "<p class=\"note\">The segments' intervals are the model's alone: the backtests check the total "
+            "only.</p>"
+        )
+    return body
+
+
+def _yes_no(value) -> str:
+    return "–" if value is None or pd.isna(value) else ("yes" if bool(value) else "no")
+
+
+def _months(start, days) -> str:
+    first = pd.Timestamp(start)
+    last = first + pd.Timedelta(days=int(days) - 1)
+    return f"{first:%B} to {last:%B}" if first.month != last.month else f"{first:%B}"
+
+
+def coverage_block(coverage: pd.DataFrame) -> list[str]:
+    """At each backtest cutoff: did the model's interval and the error band (from the errors known
+    before that cutoff only) cover what happened? Why a band missed, when the data say why."""
+    body = ["<h3>Did the interval cover what happened? (backtests)</h3>"]
+    if coverage.empty:
+        return [*body, empty("No backtest yet: the interval has not been checked against real purchases.")]
+    money = charts.money
+    banded = coverage[coverage["earlier_backtests"] > 0]
+    body.append(
+        f"<p>At {esc(num(len(coverage)))} backtest cutoff(s) the forecast made with the data before the "
+        f"cutoff was compared with what happened. The model's interval alone covered it "
+        f"{esc(_times(coverage['is_covered_by_model_interval'].fillna(False).astype(bool).sum()))}; the "
+        f"error band, at the {esc(num(len(banded)))} cutoff(s) with an earlier backtest to learn from, "
+        f"{esc(_times(banded['is_covered_by_error_band'].fillna(False).astype(bool).sum()))}.</p>"
+    )
+    missed = coverage[coverage["is_covered_by_error_band"].eq(False) & (coverage["earlier_backtests"] > 0)]
+    has_year = missed["has_year_before_cutoff"].fillna(False).astype(bool)
+    unseen = missed[~has_year]
+    months = [_months(c, d) for c, d in zip(unseen["cutoff_date"], unseen["horizon_days"], strict=True)]
+    for (days, period), group in unseen.groupby(
+        [unseen["horizon_days"], pd.Series(months, index=unseen.index)]
+    ):
+        cutoffs = " and ".join(str(c) for c in group["cutoff_date"])
+        body.append(
+            f"<p>At {esc(cutoffs)} the band missed too: the {esc(num(days))} days after the cutoff "
+            f"({esc(period)}) had no earlier year in the data before it, so no band learnt from earlier "
+            "cutoffs had seen that season and none could be trusted to cover it.</p>"
+        )
+    for cutoff in missed.loc[has_year, "cutoff_date"]:
+        body.append(
+            f"<p>At {esc(cutoff)} the band missed: the error was larger than any earlier backtest's.</p>"
+        )
+    columns: list[Column] = [
+        ("Cutoff", lambda r: r["cutoff_date"], False),
+        ("Predicted", lambda r: money(r["predicted_revenue"]), True),
+        ("Actual", lambda r: money(r["actual_revenue"]), True),
+        ("Error", lambda r: pct(r["revenue_error_pct"]), True),
+        (
+            "Model's interval",
+            lambda r: f"{money(r['predicted_revenue_low'])} to {money(r['predicted_revenue_high'])}",
+            True,
+        ),
+        ("Covered", lambda r: _yes_no(r["is_covered_by_model_interval"]), False),
+        ("Earlier backtests", lambda r: num(r["earlier_backtests"]), True),
+        ("Error band", lambda r: f"{money(r['band_revenue_low'])} to {money(r['band_revenue_high'])}", True),
+        ("Covered", lambda r: _yes_no(r["is_covered_by_error_band"]), False),
+    ]
+    body.append(table(coverage, columns))
     return body
 
 

@@ -65,6 +65,13 @@ create table if not exists ml.forecast_revenue_intervals (
     primary key (run_id, segment_name, horizon_days)
 );
 
+-- Days of history before as_of_date (first purchase day to as_of_date): 13 months or more allow a
+-- calendar index (is_seasonal). Null on rows written before it.
+alter table ml.forecast_revenue_intervals add column if not exists history_days integer;
+-- The segment of a segment's row (its segment_name is then 'segment <id>', a key; dbt joins the
+-- display name from int_segments_named). Null for 'All customers' and '(no segment)'.
+alter table ml.forecast_revenue_intervals add column if not exists segment_id integer;
+
 -- The holdout check of each purchase-probability model: P(buy in the holdout_days after the cutoff).
 create table if not exists ml.forecast_model_scores (
     run_id            text not null references ml.forecast_fits (run_id) on delete cascade,

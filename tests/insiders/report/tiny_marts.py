@@ -55,9 +55,14 @@ create table marts.forecast_calibration (
     base_rate double precision, brier_base_rate double precision, brier_skill double precision,
     max_decile_gap double precision);
 create table marts.forecast_revenue_intervals (
-    run_id text, is_current boolean, segment_name text, horizon_days integer, customers integer,
-    predicted_revenue double precision, revenue_low double precision, revenue_high double precision,
-    is_seasonal boolean, same_period_last_year_revenue double precision, holdout_cutoff_date date,
+    run_id text, is_current boolean, as_of_date date, segment_name text, horizon_days integer,
+    customers integer, predicted_revenue double precision, revenue_low double precision,
+    revenue_high double precision, model_revenue_low double precision, model_revenue_high double precision,
+    band_backtests bigint, is_interval_validated boolean, interval_basis text,
+    band_smallest_error_pct double precision, band_largest_error_pct double precision,
+    backtest_cutoffs_checked bigint, model_cutoffs_covered bigint, band_cutoffs_checked bigint,
+    band_cutoffs_covered bigint,
+    history_days integer, is_seasonal boolean, same_period_last_year_revenue double precision, holdout_cutoff_date date,
     holdout_days integer, holdout_predicted_revenue double precision, holdout_revenue_low double precision,
     holdout_revenue_high double precision, holdout_actual_revenue double precision,
     holdout_revenue_error_pct double precision, is_holdout_covered boolean);
@@ -70,7 +75,10 @@ create table marts.forecast_validation (
     backtest_id text, is_latest boolean, cutoff_date date, horizon_days integer, segment_name text,
     customers integer, predicted_revenue double precision, actual_revenue double precision,
     revenue_error double precision, revenue_error_pct double precision,
-    predicted_purchases double precision, actual_purchases integer);
+    predicted_purchases double precision, actual_purchases integer, is_latest_of_cutoff boolean,
+    predicted_revenue_low double precision, predicted_revenue_high double precision,
+    is_covered_by_model_interval boolean, earlier_backtests bigint, band_revenue_low double precision,
+    band_revenue_high double precision, is_covered_by_error_band boolean, has_year_before_cutoff boolean);
 create table marts.backtest_results (
     backtest_id text, is_latest boolean, cutoff_date date, horizon_days integer, customers_at_cutoff integer,
     group_size integer, insiders_beat_baselines boolean, group_name text, group_label text,
@@ -332,6 +340,8 @@ def _fill_backtest(cur) -> None:
                     "revenue_error_pct": (predicted - actual) / actual,
                     "predicted_purchases": 12.5,
                     "actual_purchases": 15,
+                    "is_latest_of_cutoff": latest,
+                    **_validation_band(name),
                 }  # fmt: skip
                 for name, predicted, actual in (
                     ("Insiders", 800.0, 1000.0),
@@ -340,6 +350,26 @@ def _fill_backtest(cur) -> None:
                 )
             ],
         )
+
+
+def _validation_band(name: str) -> dict:
+    """The total's intervals at the tiny backtest: both miss the 1,100 (no year before the cutoff)."""
+    if name != "All customers":
+        return {"earlier_backtests": 0}
+    return {"predicted_revenue_low": 850.0, "predicted_revenue_high": 950.0, "is_covered_by_model_interval": False,
+            "earlier_backtests": 2, "band_revenue_low": 850.0, "band_revenue_high": 1050.0,
+            "is_covered_by_error_band": False, "has_year_before_cutoff": False}  # fmt: skip
+
+
+def _band(is_total: bool, value: float) -> dict:
+    """The published interval: the total's widened by two earlier backtests, a segment's the model's."""
+    if not is_total:
+        return {"revenue_low": 0.9 * value, "revenue_high": 1.1 * value, "band_backtests": 0,
+                "is_interval_validated": False, "interval_basis": "model alone, not validated"}  # fmt: skip
+    return {"revenue_low": 0.9 * value, "revenue_high": 1.65 * value, "band_backtests": 2,
+            "is_interval_validated": True, "interval_basis": "model widened by earlier backtest errors",
+            "band_smallest_error_pct": -0.3, "band_largest_error_pct": -0.1, "backtest_cutoffs_checked": 2,
+            "model_cutoffs_covered": 0, "band_cutoffs_checked": 2, "band_cutoffs_covered": 1}  # fmt: skip
 
 
 def _fill_changes(cur, people: list[dict]) -> None:
@@ -387,6 +417,17 @@ def _fill_changes(cur, people: list[dict]) -> None:
 
 
 def _fill_trust(cur) -> None:
+    _insert(
+        cur,
+        "marts.forecast_validation",
+        [{"backtest_id": "bt-june", "is_latest": False, "is_latest_of_cutoff": True, "cutoff_date": "2011-06-11",
+          "horizon_days": 91, "segment_name": "All customers", "customers": 9, "predicted_revenue": 1000.0,
+          "actual_revenue": 1050.0, "revenue_error": -50.0, "revenue_error_pct": -50 / 1050,
+          "predicted_purchases": 11.0, "actual_purchases": 12, "predicted_revenue_low": 900.0,
+          "predicted_revenue_high": 1040.0, "is_covered_by_model_interval": False, "earlier_backtests": 1,
+          "band_revenue_low": 900.0, "band_revenue_high": 1200.0, "is_covered_by_error_band": True,
+          "has_year_before_cutoff": False}],
+    )  # fmt: skip
     """The holdout check of three models (logistic chosen) and a programme 92 days in."""
     scores = {
         "bg_nbd": (0.2183, 0.109, 0.161),
@@ -414,7 +455,8 @@ def _fill_trust(cur) -> None:
         "marts.forecast_revenue_intervals",
         [
             {"run_id": RUN, "is_current": True, "segment_name": name, "horizon_days": 90, "customers": n,
-             "predicted_revenue": value, "revenue_low": 0.9 * value, "revenue_high": 1.1 * value,
+             "as_of_date": "2024-01-02", "predicted_revenue": value, "model_revenue_low": 0.9 * value,
+             "model_revenue_high": 1.1 * value, **_band(name == "All customers", value), "history_days": 180,
              "is_seasonal": False, "same_period_last_year_revenue": 7777.0 if name == "All customers" else None,
              **check}
             for name, n, value in [("All customers", 60, 15150.0), ("Insiders", 10, 12000.0)]
