@@ -220,7 +220,7 @@ def dbt(ctx: typer.Context) -> None:
     from insiders.dbt import run_dbt
 
     settings = _settings()
-    url = db.ensure_database_ready(settings)
+    url = db.ensure_database_ready(settings) if settings.target == "postgres" else None  # Spark: no Postgres
     if not ctx.args:
         raise UserError("give a dbt command, e.g. `insiders dbt build`")
     run_dbt(list(ctx.args), url, settings)
