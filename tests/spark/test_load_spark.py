@@ -89,7 +89,9 @@ def test_loading_the_same_file_again_is_skipped(spark_warehouse, tmp_path):
     assert _spark_rows(spark, "select count(*) from raw.transactions") == [(1,)]
 
 
-def test_a_load_that_stops_before_its_manifest_row_leaves_nothing_visible(spark_warehouse, tmp_path, monkeypatch):
+def test_a_load_that_stops_before_its_manifest_row_leaves_nothing_visible(
+    spark_warehouse, tmp_path, monkeypatch
+):
     spark = spark_warehouse.spark
     path = write_export(tmp_path / "a.csv", [HEADER, GOOD, BAD_LINES[0]])
 

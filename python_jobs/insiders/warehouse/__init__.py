@@ -24,7 +24,9 @@ class Warehouse(Protocol):
     def read_frame(self, query: str, args: Mapping[str, object] | None = None) -> pd.DataFrame:
         """A query's rows (or a relation's, given by name) as pandas."""
 
-    def write_ml_run(self, run_row: Mapping[str, object], tables: Mapping[str, pd.DataFrame], run_table: str) -> None:
+    def write_ml_run(
+        self, run_row: Mapping[str, object], tables: Mapping[str, pd.DataFrame], run_table: str
+    ) -> None:
         """A run's ml rows, atomically: readers see all of them or none."""
 
     def cycle_lock(self, *, wait: bool = False) -> AbstractContextManager[None]:

@@ -21,7 +21,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -132,7 +132,9 @@ class SparkWarehouse:
             for row in self.spark.sql(f"show partitions {table}").collect():
                 run_id = row[0].split("=", 1)[1]
                 if run_id not in known:
-                    self.spark.sql(f"alter table {table} drop if exists partition (run_id = {_literal(run_id)})")
+                    self.spark.sql(
+                        f"alter table {table} drop if exists partition (run_id = {_literal(run_id)})"
+                    )
                     dropped.add(run_id)
         if dropped:
             log.warning("dropped the rows of unfinished runs %s", ", ".join(sorted(dropped)))
@@ -166,7 +168,9 @@ class SparkWarehouse:
 
     # -------------------------------------------------------------------------------------- lock
     @contextmanager
-    def cycle_lock(self, *, wait: bool = False, stale_after_s: float = 6 * 3600, wait_timeout_s: float = 3600.0):
+    def cycle_lock(
+        self, *, wait: bool = False, stale_after_s: float = 6 * 3600, wait_timeout_s: float = 3600.0
+    ):
         """Hold ``ops.cycle_lock`` for the block (module doc: cooperative, taken over when stale)."""
         ensure_tables(self.spark, "ops")
         deadline = time.monotonic() + wait_timeout_s
@@ -206,8 +210,12 @@ class SparkWarehouse:
         return row
 
     def _write_lock(self, owner: str, acquired_at: datetime, heartbeat: datetime | None = None) -> None:
-        frame = pd.DataFrame([{"owner": owner, "acquired_at": acquired_at, "heartbeat_at": heartbeat or acquired_at}])
-        self.spark.createDataFrame(arrow_table(frame, "ops.cycle_lock")).createOrReplaceTempView("insiders_lock")
+        frame = pd.DataFrame(
+            [{"owner": owner, "acquired_at": acquired_at, "heartbeat_at": heartbeat or acquired_at}]
+        )
+        self.spark.createDataFrame(arrow_table(frame, "ops.cycle_lock")).createOrReplaceTempView(
+            "insiders_lock"
+        )
         self.spark.sql("insert overwrite table ops.cycle_lock select * from insiders_lock")
         self.spark.catalog.dropTempView("insiders_lock")
 
@@ -263,7 +271,9 @@ class SparkWarehouse:
         self.spark.sql(f"create database if not exists {live_schema}")
         tables = [t.name for t in self.spark.catalog.listTables(build_schema) if not t.isTemporary]
         for name in tables:
-            self.spark.sql(f"create or replace view {live_schema}.{name} as select * from {build_schema}.{name}")
+            self.spark.sql(
+                f"create or replace view {live_schema}.{name} as select * from {build_schema}.{name}"
+            )
         for view in self.spark.catalog.listTables(live_schema):
             if view.name not in tables and view.tableType == "VIEW":
                 self.spark.sql(f"drop view if exists {live_schema}.{view.name}")

@@ -4,7 +4,8 @@
 Postgres loads a file in one transaction; Spark has none across tables, so the manifest row of
 ``raw.files`` is the commit marker and is written last: the file's rows go to partition
 ``file_id = N`` of raw.transactions and raw.rejected_rows (Arrow batches → ``createDataFrame`` →
-``insert into … partition``; an empty field is null, as Postgres's COPY … csv reads it), then its ``loaded`` row to raw.files. A load that stops in between leaves
+``insert into … partition``; an empty field is null, as Postgres's COPY … csv reads it), then its
+``loaded`` row to raw.files. A load that stops in between leaves
 partitions without a manifest row: staging joins raw.files, so they are never read, and the next load
 drops them before it takes a file id. Rows in file = rows loaded + rows rejected, counted by the parse
 (the same counts and reject reasons as the Postgres loader). A file already loaded (same sha256) is
@@ -70,7 +71,9 @@ def drop_unfinished(spark) -> list[int]:
             spark.sql(f"alter table {table} drop if exists partition (file_id = {file_id})")
             dropped.add(file_id)
     if dropped:
-        log.warning("dropped the rows of unfinished loads (file ids %s)", ", ".join(map(str, sorted(dropped))))
+        log.warning(
+            "dropped the rows of unfinished loads (file ids %s)", ", ".join(map(str, sorted(dropped)))
+        )
     return sorted(dropped)
 
 
@@ -97,7 +100,7 @@ def _insert_chunks(spark, table: str, file_id: int, rows: Iterable[tuple]) -> in
     for chunk in batched(rows, CHUNK_ROWS):
         arrays = [
             pa.array(col if field.name == "line_number" else [v or None for v in col], type=field.type)
-            for col, field in zip(zip(*chunk), schema, strict=True)
+            for col, field in zip(zip(*chunk, strict=False), schema, strict=True)
         ]
         spark.createDataFrame(pa.Table.from_arrays(arrays, schema=schema)).createOrReplaceTempView(view)
         spark.sql(
@@ -164,7 +167,9 @@ def load_file(
             raise FileRefused(facts.problem)
         with open_text(path, facts) as text:
             records = RecordReader(text, layout, may_hold_nul=facts.has_nul)
-            _insert_chunks(spark, "raw.transactions", file_id, _without_file_id(parse_batches(records, file_id, counts)))
+            _insert_chunks(
+                spark, "raw.transactions", file_id, _without_file_id(parse_batches(records, file_id, counts))
+            )
         if counts.rows_rejected:
             with open_text(path, facts) as text:
                 rejects = batched(reject_rows(text, file_id, counts.rejects), REJECT_BATCH)
@@ -193,4 +198,4 @@ def load_file(
     )  # fmt: skip
 
 
-assert RAW_COLUMNS == tuple(c for c in columns("raw.transactions") if c not in ("file_id", "line_number"))
+assert tuple(c for c in columns("raw.transactions") if c not in ("file_id", "line_number")) == RAW_COLUMNS

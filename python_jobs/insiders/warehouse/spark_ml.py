@@ -38,7 +38,11 @@ def read_features(wh, schema: str = "marts", as_of_date=None) -> pd.DataFrame:
     if missing:
         raise UserError(f"{schema}.{table} lacks column(s): {', '.join(missing)}")
     cols = ", ".join((*feats.KEY_COLUMNS, *feats.FEATURES))
-    date = "cast(:as_of as date)" if as_of_date is not None else f"(select max(as_of_date) from {schema}.{table})"
+    date = (
+        "cast(:as_of as date)"
+        if as_of_date is not None
+        else f"(select max(as_of_date) from {schema}.{table})"
+    )
     frame = wh.read_frame(
         f"select {cols} from {schema}.{table} where as_of_date = {date}",
         {"as_of": str(as_of_date)} if as_of_date is not None else None,
@@ -73,8 +77,12 @@ def read_previous(wh) -> store.PreviousRun | None:
     return store.PreviousRun(
         run_id=run_id,
         features=list(runs["features"].iloc[0] if runs["features"].iloc[0] is not None else []),
-        segments=segments[["segment_id", "archetype", "is_insider", "centre_original"]].reset_index(drop=True),
-        labels=pd.Series(labels["segment_id"].astype("int64").to_numpy(), index=labels["customer_id"].to_numpy()),
+        segments=segments[["segment_id", "archetype", "is_insider", "centre_original"]].reset_index(
+            drop=True
+        ),
+        labels=pd.Series(
+            labels["segment_id"].astype("int64").to_numpy(), index=labels["customer_id"].to_numpy()
+        ),
         next_segment_id=int(top) + 1,
     )
 
@@ -117,9 +125,14 @@ def run_segmentation(wh, settings, *, features_schema: str = "marts", seed: int 
     t_start = time.perf_counter()
     rule = job.SelectionRule()
     k_range = sorted(set(job.DEFAULT_K_RANGE))
+    parameters = {
+        **job._parameters(k_range, job.FAMILIES, rule),
+        "fit": "fitted",
+        "refit_reason": refit_reason,
+    }
     run = job.SegmentationRun(
         run_id=job.new_run_id(started_at), started_at=started_at, random_seed=seed,
-        parameters={**job._parameters(k_range, job.FAMILIES, rule), "fit": "fitted", "refit_reason": refit_reason},
+        parameters=parameters,
         features_schema=features_schema, code_version=job.code_version(),
     )  # fmt: skip
     try:

@@ -53,7 +53,9 @@ def base_session(settings: Settings):
     except ImportError:  # pragma: no cover - depends on the install
         from insiders.errors import UserError
 
-        raise UserError("INSIDERS_TARGET=spark needs the spark extra: pip install -c constraints.txt '.[spark]'")
+        raise UserError(
+            "INSIDERS_TARGET=spark needs the spark extra: pip install -c constraints.txt '.[spark]'"
+        ) from None
     home = Path(settings.home)
     (home / "spark").mkdir(parents=True, exist_ok=True)
     builder = SparkSession.builder.enableHiveSupport().appName("insiders")
