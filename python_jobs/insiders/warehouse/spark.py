@@ -30,7 +30,7 @@ import pandas as pd
 from insiders.errors import LockBusyError
 from insiders.load import LoadResult
 from insiders.warehouse import spark_load
-from insiders.warehouse.spark_schema import column_types, columns, ensure_tables
+from insiders.warehouse.spark_schema import TABLES, column_types, columns, ensure_tables
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,10 @@ def _cell(value, kind: str):
     null, dicts/lists → JSON text for string columns)."""
     from insiders.segment.store import plain
 
+    if hasattr(value, "tolist") and not isinstance(value, pd.Timestamp):  # numpy arrays and scalars
+        value = value.tolist()
     value = plain(value)
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or (not isinstance(value, dict | list) and pd.isna(value)):  # NaN, NaT
         return None
     if kind == "string" and isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True)
@@ -70,10 +72,11 @@ def _cell(value, kind: str):
 
 
 def arrow_table(frame: pd.DataFrame, table: str):
-    """``frame``'s columns of ``table`` (run_id aside) as an Arrow table of the table's types."""
+    """``frame``'s columns of ``table`` (its partition column aside) as an Arrow table of its types."""
     import pyarrow as pa
 
-    kinds = {c: k for c, k in column_types(table).items() if c != "run_id"}
+    partition = TABLES[table][1]
+    kinds = {c: k for c, k in column_types(table).items() if c != partition}
     arrays = [
         pa.array([_cell(v, kind) for v in frame[c].tolist()] if c in frame else [None] * len(frame),
                  type=_arrow_type(kind))
@@ -112,7 +115,7 @@ class SparkWarehouse:
     def relation_columns(self, schema: str, table: str) -> list[str]:
         if not self.spark.catalog.tableExists(f"{schema}.{table}"):
             return []
-        return [c.name for c in self.spark.catalog.listColumns(table, schema)]
+        return [c.name for c in self.spark.catalog.listColumns(f"{schema}.{table}")]
 
     def read_run_table(self, table: str, run_table: str = "ml.segmentation_runs", **where) -> pd.DataFrame:
         """The rows of ``table`` of the runs that have a run row (unfinished runs are invisible)."""
@@ -144,7 +147,7 @@ class SparkWarehouse:
         """Append ``frame`` to ``table`` (into partition ``run_id`` when the table is partitioned)."""
         view = "insiders_write_" + table.replace(".", "_")
         self.spark.createDataFrame(arrow_table(frame, table)).createOrReplaceTempView(view)
-        names = [c for c in columns(table) if c != "run_id" or run_id is None]
+        names = [c for c in columns(table) if c != TABLES[table][1]]
         casts = ", ".join(f"cast({c} as {column_types(table)[c]}) as {c}" for c in names)
         partition = f" partition (run_id = {_literal(run_id)})" if run_id is not None else ""
         self.spark.sql(f"insert into {table}{partition} select {casts} from {view}")

@@ -67,6 +67,9 @@ def base_session(settings: Settings):
 def job_session(settings: Settings):
     """A session of the job's own: shares the base session's JVM, catalog and warehouse; ANSI and
     Arrow on whatever dbt sets on the base session."""
+    # pyspark logs every failed statement with its JVM stack trace (pages of JSON) before raising it;
+    # the raised error is what the job reports, in one line
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
     session = base_session(settings).newSession()
     for key, value in JOB_CONF.items():
         session.conf.set(key, value)
