@@ -3,7 +3,7 @@
 
 Postgres loads a file in one transaction; Spark has none across tables, so the manifest row of
 ``raw.files`` is the commit marker and is written last: the file's rows go to partition
-``file_id = N`` of raw.transactions and raw.rejected_rows (Arrow batches → ``createDataFrame`` →
+``file_id = N`` of raw.transactions and raw.rejected_rows (Arrow batches spooled to Parquet →
 ``insert into … partition``; an empty field is null, as Postgres's COPY … csv reads it), then its
 ``loaded`` row to raw.files. A load that stops in between leaves
 partitions without a manifest row: staging joins raw.files, so they are never read, and the next load
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import tempfile
 import time
 import zlib
 from collections.abc import Iterable, Iterator
@@ -46,7 +47,7 @@ from insiders.warehouse.spark_schema import column_types, columns, ensure_tables
 
 log = logging.getLogger(__name__)
 
-CHUNK_ROWS = 200_000  # parsed rows per insert (each insert is one Spark job)
+CHUNK_ROWS = 100_000  # parsed rows held at a time (one Parquet row group)
 PARTITIONED = ("raw.transactions", "raw.rejected_rows")
 
 
@@ -89,25 +90,33 @@ def _drop_file(spark, file_id: int) -> None:
 
 
 def _insert_chunks(spark, table: str, file_id: int, rows: Iterable[tuple]) -> int:
-    """Insert (line_number, values...) tuples into partition ``file_id`` of ``table``, CHUNK_ROWS at a
-    time through Arrow; the number of rows inserted."""
+    """Insert (line_number, values...) tuples into partition ``file_id`` of ``table``; the number of
+    rows. The rows are spooled, CHUNK_ROWS at a time, as Arrow row groups of a local Parquet file,
+    which one ``insert … select from parquet.`…``` reads: 2-3x faster than a ``createDataFrame`` per
+    chunk here (measured), and memory stays bounded. Session mode only: the driver is the executor."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     names = [c for c in columns(table) if c != "file_id"]
     schema = pa.schema([(n, pa.int32() if n == "line_number" else pa.string()) for n in names])
-    view = f"insiders_load_{table.split('.')[1]}"
     total = 0
-    for chunk in batched(rows, CHUNK_ROWS):
-        arrays = [
-            pa.array(col if field.name == "line_number" else [v or None for v in col], type=field.type)
-            for col, field in zip(zip(*chunk, strict=False), schema, strict=True)
-        ]
-        spark.createDataFrame(pa.Table.from_arrays(arrays, schema=schema)).createOrReplaceTempView(view)
-        spark.sql(
-            f"insert into {table} partition (file_id = {file_id}) select {', '.join(names)} from {view}"
-        )
-        total += len(chunk)
-    spark.catalog.dropTempView(view)
+    with tempfile.TemporaryDirectory(prefix="insiders-spark-load-") as spool:
+        target = Path(spool) / "rows.parquet"
+        with pq.ParquetWriter(target, schema) as writer:
+            for chunk in batched(rows, CHUNK_ROWS):
+                arrays = [
+                    pa.array(
+                        col if field.name == "line_number" else [v or None for v in col], type=field.type
+                    )
+                    for col, field in zip(zip(*chunk, strict=True), schema, strict=True)
+                ]
+                writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+                total += len(chunk)
+        if total:
+            spark.sql(
+                f"insert into {table} partition (file_id = {file_id}) "
+                f"select {', '.join(names)} from parquet.`{target.as_uri()}`"
+            )
     return total
 
 
