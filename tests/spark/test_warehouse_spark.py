@@ -209,3 +209,45 @@ def test_publish_points_the_marts_views_at_the_newest_build(spark_warehouse):
         assert spark.sql("select n from marts.segment_summary").collect()[0][0] == n
     assert not spark.catalog.tableExists("marts.gone")  # a mart no longer built is not published
     assert not spark.catalog.databaseExists("marts__build_1")  # the older build is dropped
+
+
+def test_the_forecast_on_spark_equals_the_one_on_postgres(spark_warehouse, fresh_ml, pg_conn):
+    import numpy as np
+
+    from insiders.forecast_job import run_forecast
+    from insiders.warehouse import spark_forecast
+    from tests.insiders.test_forecast_job import _features, _simulate
+
+    _features(pg_conn)  # the same rows (same seed) as below
+    rows = _simulate(np.random.default_rng(7), 400)
+    rows += [("loyal", "2011-12-10", 20, 360, 365, 200.0), ("lapsed", "2011-12-10", 20, 60, 365, 200.0)]
+    frame = pd.DataFrame(rows, columns=["customer_id", "as_of_date", "repeat_purchase_days", "active_span_days",
+                                        "customer_age_days", "avg_repeat_day_revenue"])  # fmt: skip
+    frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
+    spark = spark_warehouse.spark
+    spark.sql("create database if not exists marts_fc_test")
+    spark.createDataFrame(frame).write.mode("overwrite").saveAsTable("marts_fc_test.customer_features")
+
+    on_pg = run_forecast(pg_conn, features_schema="marts", run_id="run-1")
+    on_spark = spark_forecast.run_forecast(spark_warehouse, features_schema="marts_fc_test", run_id="run-1")
+    for fitted in ("bg", "gg"):  # the same fit from the same inputs
+        assert vars(getattr(on_spark, fitted)) == pytest.approx(vars(getattr(on_pg, fitted)), rel=1e-9)
+    fits = spark_warehouse.read_frame("select * from ml.forecast_fits")
+    assert fits[["run_id", "n_customers", "purchase_model"]].values.tolist() == [
+        ["run-1", 402, on_pg.purchase_model]
+    ]
+    assert fits["bg_r"].iloc[0] == pytest.approx(on_pg.bg.r, rel=1e-9)
+    written = spark_warehouse.read_run_table("ml.customer_forecasts", "ml.forecast_fits").set_index(
+        "customer_id"
+    )
+    with pg_conn.cursor() as cur:
+        cur.execute("select customer_id, expected_revenue_90d, probability_alive from ml.customer_forecasts")
+        expected = pd.DataFrame(
+            cur.fetchall(), columns=["customer_id", "expected_revenue_90d", "probability_alive"]
+        )
+    pg_conn.rollback()
+    expected = expected.set_index("customer_id").sort_index()
+    got = written.loc[expected.index, ["expected_revenue_90d", "probability_alive"]]
+    np.testing.assert_allclose(got.to_numpy(float), expected.to_numpy(float), rtol=1e-9, atol=1e-9)
+    intervals = spark_warehouse.read_run_table("ml.forecast_revenue_intervals", "ml.forecast_fits")
+    assert len(intervals) == len(on_pg.intervals)

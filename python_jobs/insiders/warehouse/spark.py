@@ -128,17 +128,17 @@ class SparkWarehouse:
 
     # --------------------------------------------------------------------------------- ml writes
     def drop_unfinished_runs(self, tables, run_table: str = "ml.segmentation_runs") -> list[str]:
-        """Drop the partitions of runs that never wrote their run row; their run ids."""
-        known = {r[0] for r in self.spark.sql(f"select run_id from {run_table}").collect()}
+        """Drop the partitions of runs that never wrote their run row; their ids. A table's partition
+        column (run_id, backtest_id) is the run table's id column."""
         dropped: set[str] = set()
         for table in tables:
+            key = TABLES[table][1]
+            known = {str(r[0]) for r in self.spark.sql(f"select {key} from {run_table}").collect()}
             for row in self.spark.sql(f"show partitions {table}").collect():
-                run_id = row[0].split("=", 1)[1]
-                if run_id not in known:
-                    self.spark.sql(
-                        f"alter table {table} drop if exists partition (run_id = {_literal(run_id)})"
-                    )
-                    dropped.add(run_id)
+                unit = row[0].split("=", 1)[1]
+                if unit not in known:
+                    self.spark.sql(f"alter table {table} drop if exists partition ({key} = {_literal(unit)})")
+                    dropped.add(unit)
         if dropped:
             log.warning("dropped the rows of unfinished runs %s", ", ".join(sorted(dropped)))
         return sorted(dropped)
@@ -147,9 +147,10 @@ class SparkWarehouse:
         """Append ``frame`` to ``table`` (into partition ``run_id`` when the table is partitioned)."""
         view = "insiders_write_" + table.replace(".", "_")
         self.spark.createDataFrame(arrow_table(frame, table)).createOrReplaceTempView(view)
-        names = [c for c in columns(table) if c != TABLES[table][1]]
+        key = TABLES[table][1]
+        names = [c for c in columns(table) if c != key]
         casts = ", ".join(f"cast({c} as {column_types(table)[c]}) as {c}" for c in names)
-        partition = f" partition (run_id = {_literal(run_id)})" if run_id is not None else ""
+        partition = f" partition ({key} = {_literal(run_id)})" if key is not None else ""
         self.spark.sql(f"insert into {table}{partition} select {casts} from {view}")
         self.spark.catalog.dropTempView(view)
         return len(frame)
@@ -160,9 +161,11 @@ class SparkWarehouse:
         tables: Mapping[str, pd.DataFrame],
         run_table: str = "ml.segmentation_runs",
     ) -> None:
-        """The rows of one run: every table's partition ``run_id`` first, the run row last."""
+        """The rows of one run: every table's partition (``run_id``, ``backtest_id``) first, the run row
+        last."""
         ensure_tables(self.spark, "ml")
-        run_id = str(run_row["run_id"])
+        key = next((TABLES[t][1] for t in tables), "run_id")
+        run_id = str(run_row[key])
         self.drop_unfinished_runs(list(tables), run_table)
         for table, frame in tables.items():
             if len(frame):

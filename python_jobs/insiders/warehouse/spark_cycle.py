@@ -2,13 +2,14 @@
 ``SparkWarehouse``, in one process and one JVM with dbt-spark (spark_session).
 
     session → lock (ops.cycle_lock) → job run → load → dbt build upstream (into marts__build_<job run>)
-            → segment (ml.*, run row last) → dbt build downstream → publish (marts.* views) → summary
+            → segment (ml.*, run row last) → forecast (ml.forecast_*, fit row last)
+            → dbt build downstream → publish (marts.* views) → summary
 
 What differs from the Postgres cycle (docs/spark.md section 8): the build database is new per cycle
 (``marts__build_<job_run_id>``: the published views keep reading the previous one while this one is
 built); the publish repoints one view per mart; the BI role is not managed (skipped with a log line).
-Not ported yet: the forecast and the backtest (skipped with a warning), S3 sources, the refit schedule
-(every Spark cycle fits the segmentation).
+Not ported yet: the backtest (skipped with a warning; its ml tables exist, empty), S3 sources, the
+refit schedule (every Spark cycle fits the segmentation), the report.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def run_cycle(settings, plan, *, wait_for_lock: bool = False, on_step=None):
 def _steps(wh, settings, plan, outcome, step) -> None:
     from insiders.cycle import DOWNSTREAM, SUMMARY_COLUMNS, UPSTREAM
     from insiders.dbt import run_dbt
-    from insiders.warehouse import spark_ml
+    from insiders.warehouse import spark_forecast, spark_ml
 
     build = f"{BUILD_PREFIX}{outcome.job_run_id}"
     build_vars = {"marts_schema": build, "backtest_horizon_days": plan.horizon_days}
@@ -105,7 +106,9 @@ def _steps(wh, settings, plan, outcome, step) -> None:
         outcome.segmentation = spark_ml.run_segmentation(
             wh, settings, features_schema=build, seed=plan.seed, refit_reason="every Spark cycle fits"
         )
-    log.warning("forecast and backtest: not ported to Spark yet; skipped")
+    with step("forecast"):
+        spark_forecast.run_forecast(wh, features_schema=build, run_id=outcome.segmentation.run_id)
+    log.warning("backtest: not ported to Spark yet; skipped (its ml tables stay empty)")
     downstream_vars = {**build_vars, "segmentation_run_id": outcome.segmentation.run_id}
     with step("dbt build downstream"):
         run_dbt(["build", *DOWNSTREAM, *refresh], NO_DATABASE_URL, settings, downstream_vars, quiet=True)

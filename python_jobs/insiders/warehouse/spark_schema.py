@@ -9,6 +9,9 @@ written last) is dropped as whole partitions, and a new unit never mixes with an
 
 from __future__ import annotations
 
+import re
+from importlib import resources
+
 from insiders.layouts import PARSE_RULE_COLUMNS
 
 _RULE_TYPES = {
@@ -86,6 +89,55 @@ TABLES: dict[str, tuple[str, str | None]] = {
     # at most one row: the holder of the cycle lock (see SparkWarehouse.cycle_lock)
     "ops.cycle_lock": ("owner string, acquired_at timestamp, heartbeat_at timestamp", None),
 }
+
+
+_PG_TYPES = {
+    "text": "string", "double precision": "double", "integer": "int", "bigint": "bigint", "date": "date",
+    "timestamptz": "timestamp", "timestamp": "timestamp", "boolean": "boolean", "jsonb": "string",
+    "text[]": "array<string>",
+}  # fmt: skip
+_CREATE = re.compile(r"create table if not exists (\w+\.\w+) \((.*?)\n\);", re.S)
+_ADD = re.compile(r"alter table (\w+\.\w+) add column if not exists (\w+) ([a-z ]+?\[?\]?)\s*;")
+
+
+def tables_from_postgres_ddl(ddl: str) -> dict[str, tuple[str, str | None]]:
+    """Spark tables from a Postgres DDL file of insiders/sql (its columns stay defined in one place):
+    the columns of each ``create table`` and ``add column if not exists``, constraints left out. A table
+    whose key is one id column is a unit's marker row (unpartitioned); a table whose key starts with
+    that id plus more columns is partitioned by it."""
+    ddl = re.sub(r"[ \t]*--[^\n]*", "", ddl)
+    ddl = re.sub(r"[ \t]+\n", "\n", ddl)
+    tables: dict[str, tuple[list[str], str | None]] = {}
+    for name, body in _CREATE.findall(ddl):
+        cols, partition = [], None
+        for line in (part.strip() for part in body.split(",\n")):
+            key = re.match(r"primary key \((\w+), ", line)
+            if key:
+                partition = key.group(1)
+            words = line.split()
+            if not words or words[0] in ("primary", "unique", "foreign", "check", "constraint"):
+                continue
+            kind = next(
+                t for t in sorted(_PG_TYPES, key=len, reverse=True) if " ".join(words[1:]).startswith(t)
+            )
+            cols.append((words[0], _PG_TYPES[kind]))
+        tables[name] = (cols, partition)
+    for name, column, kind in _ADD.findall(ddl):
+        cols = tables[name][0]
+        if column not in dict(cols):
+            cols.append((column, _PG_TYPES[kind.strip()]))
+    out = {}
+    for name, (cols, partition) in tables.items():
+        ordered = [c for c in cols if c[0] != partition] + [c for c in cols if c[0] == partition]
+        out[name] = (", ".join(f"{c} {k}" for c, k in ordered), partition)
+    return out
+
+
+TABLES.update(
+    tables_from_postgres_ddl(
+        resources.files("insiders").joinpath("sql", "ml_forecast_schema.sql").read_text()
+    )
+)
 
 
 def column_types(table: str) -> dict[str, str]:
