@@ -79,3 +79,23 @@ def test_the_cycle_lock_is_the_advisory_lock(wh, database_url):
         ops.acquire_cycle_lock(other)  # released at the end of the block
     finally:
         other.close()
+
+
+def test_the_spark_tables_have_the_postgres_columns(wh):
+    """raw and ml on Spark are derived from the Postgres DDL: the same columns, partition column last."""
+    from insiders.forecast_job import ensure_forecast_schema
+    from insiders.load import ensure_raw_schema
+    from insiders.warehouse.spark_schema import TABLES, columns
+
+    ensure_raw_schema(wh.conn)
+    store.ensure_ml_schema(wh.conn)
+    ensure_forecast_schema(wh.conn)
+    found = wh.read_frame(
+        "select table_schema || '.' || table_name as t, column_name as c from information_schema.columns "
+        "where table_schema in ('raw', 'ml')"
+    )
+    on_postgres = found.groupby("t")["c"].apply(set).to_dict()
+    derived = {t: set(columns(t)) for t in TABLES if t.split(".")[0] in ("raw", "ml")}
+    assert derived == on_postgres
+    assert TABLES["raw.transactions"][1] == "file_id" and TABLES["ml.customer_segments"][1] == "run_id"
+    assert TABLES["ml.segmentation_runs"][1] is None and TABLES["ml.forecast_fits"][1] is None

@@ -1,5 +1,6 @@
-"""The tables the job writes on Spark (raw, ml, ops): Spark SQL DDL, the same columns as the Postgres
-DDL of insiders/sql (json kept as JSON text, text[] as array<string>, timestamptz as timestamp).
+"""The tables the job writes on Spark (raw, ml, ops): Spark SQL DDL. raw and ml are derived from the
+Postgres DDL of insiders/sql (the same columns, defined once there; jsonb kept as JSON text, text[] as
+array<string>, timestamptz as timestamp, constraints left out).
 
 Parquet tables (locally; Delta on Databricks). Tables a unit of work writes several rows into are
 partitioned by that unit's id (raw: ``file_id``, ml: ``run_id``, the partition column last as Spark
@@ -12,71 +13,9 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-from insiders.layouts import PARSE_RULE_COLUMNS
-
-_RULE_TYPES = {
-    "layout_name": "string", "layout": "string", "date_pattern": "string",
-    "date_year_group": "int", "date_month_group": "int", "date_day_group": "int",
-    "date_hour_group": "int", "date_minute_group": "int", "date_second_group": "int",
-    "date_ampm_group": "int", "is_two_digit_year": "boolean", "is_month_name": "boolean",
-    "decimal_separator": "string", "thousands_separator": "string",
-    "cancellation_prefix": "string", "adjustment_prefix": "string",
-}  # fmt: skip
-assert set(_RULE_TYPES) == set(PARSE_RULE_COLUMNS), "a parse rule without a Spark type"
-
-# table → (columns "name type, ...", partition column or None)
+# table → (columns "name type, ...", partition column or None). raw and ml: derived from the Postgres
+# DDL files below (one list of columns); ops: Spark's own (append-only runs, a lock row).
 TABLES: dict[str, tuple[str, str | None]] = {
-    "raw.files": (
-        "file_id bigint, file_name string, source_uri string, sha256 string, etag string, "
-        "size_bytes bigint, encoding string, rows_in_file int, rows_loaded int, rows_rejected int, "
-        "status string, error string, started_at timestamp, loaded_at timestamp, "
-        + ", ".join(f"{c} {_RULE_TYPES[c]}" for c in PARSE_RULE_COLUMNS)
-        + ", attempted_by string",
-        None,
-    ),
-    "raw.transactions": (
-        "line_number int, invoice_no string, stock_code string, description string, quantity string, "
-        "invoice_date string, unit_price string, customer_id string, country string, file_id bigint",
-        "file_id",
-    ),
-    "raw.rejected_rows": ("line_number int, raw_line string, reason string, file_id bigint", "file_id"),
-    "ml.segmentation_runs": (
-        "run_id string, status string, error string, started_at timestamp, finished_at timestamp, "
-        "as_of_date date, code_version string, algorithm string, parameters string, "
-        "features array<string>, random_seed int, features_schema string, n_customers int, chosen_k int, "
-        "silhouette double, davies_bouldin double, calinski_harabasz double, inertia double, bic double, "
-        "insiders_segment_id int, previous_run_id string, adjusted_rand_index double, "
-        "customers_compared int, rules_fidelity double, artifact_uri string, seconds double, "
-        "purpose string",
-        None,
-    ),
-    "ml.segmentation_candidates": (
-        "algorithm string, k int, n_segments int, silhouette double, davies_bouldin double, "
-        "calinski_harabasz double, inertia double, bic double, smallest_share double, "
-        "insiders_share double, insiders_revenue_share double, selection_tier int, is_chosen boolean, "
-        "fit_seconds double, run_id string",
-        "run_id",
-    ),
-    "ml.segments": (
-        "segment_id int, archetype string, is_insider boolean, model_label int, size int, "
-        "centre string, centre_original string, profile string, matched_by string, match_cost double, "
-        "run_id string",
-        "run_id",
-    ),
-    "ml.customer_segments": (
-        "customer_id string, segment_id int, distance_to_centre double, probability double, "
-        "features string, run_id string",
-        "run_id",
-    ),
-    "ml.insider_rules": (
-        "rule_id int, rule_text string, predicts_insider boolean, support int, precision double, "
-        "recall double, run_id string",
-        "run_id",
-    ),
-    "ml.insider_rule_conditions": (
-        "rule_id int, condition_id int, feature string, operator string, threshold double, run_id string",
-        "run_id",
-    ),
     # append-only: a status change is a new row; the latest row of a job_run_id is its state
     "ops.job_runs": (
         "job_run_id bigint, command string, started_at timestamp, recorded_at timestamp, "
@@ -133,11 +72,8 @@ def tables_from_postgres_ddl(ddl: str) -> dict[str, tuple[str, str | None]]:
     return out
 
 
-TABLES.update(
-    tables_from_postgres_ddl(
-        resources.files("insiders").joinpath("sql", "ml_forecast_schema.sql").read_text()
-    )
-)
+for _ddl in ("raw_schema.sql", "ml_schema.sql", "ml_forecast_schema.sql"):
+    TABLES.update(tables_from_postgres_ddl(resources.files("insiders").joinpath("sql", _ddl).read_text()))
 
 
 def column_types(table: str) -> dict[str, str]:
