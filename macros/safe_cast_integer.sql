@@ -6,11 +6,11 @@
 -#}
 {% macro safe_cast_integer(text_expression) -%}
     case
-        when length({{ text_expression }}) <= 30 and {{ text_expression }} ~ '^[+-]?[0-9]+(\.0*)?$'
+        when length({{ text_expression }}) <= 30 and {{ regex_matches(text_expression, '^[+-]?[0-9]+(\\.0*)?$') }}
             then
                 case
-                    when {{ text_expression }}::numeric between -2147483648 and 2147483647
-                        then {{ text_expression }}::numeric::integer
+                    when cast({{ text_expression }} as {{ type_exact_decimal() }}) between -2147483648 and 2147483647
+                        then cast(cast({{ text_expression }} as {{ type_exact_decimal() }}) as integer)
                 end
     end
 {%- endmacro %}

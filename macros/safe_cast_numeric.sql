@@ -4,7 +4,7 @@
 -#}
 {% macro safe_cast_numeric(text_expression) -%}
     case
-        when length({{ text_expression }}) <= 30 and {{ text_expression }} ~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$'
-            then {{ text_expression }}::numeric
+        when length({{ text_expression }}) <= 30 and {{ regex_matches(text_expression, '^[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)$') }}
+            then cast({{ text_expression }} as {{ type_exact_decimal() }})
     end
 {%- endmacro %}

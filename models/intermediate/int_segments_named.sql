@@ -87,7 +87,9 @@ final as (
         -- exact decimals: the same figures whichever mart shows them
         cast(coalesce(segment_totals.customers, 0) as {{ dbt.type_numeric() }})
         / nullif(run_totals.customers, 0) as share_of_customers,
-        coalesce(segment_totals.gross_revenue, 0) / nullif(run_totals.gross_revenue, 0) as share_of_revenue
+        {{ decimal_ratio(
+            'coalesce(segment_totals.gross_revenue, 0)', 'nullif(run_totals.gross_revenue, 0)'
+        ) }} as share_of_revenue
 
     from numbered
     left join segment_totals

@@ -188,7 +188,7 @@ missing as (
 
     select
         gaps.customer_id,
-        {{ dbt.listagg('gaps.missing_text', "'; '", 'order by gaps.condition_id') }} as missing
+        {{ ordered_listagg('gaps.missing_text', "'; '", 'gaps.condition_id') }} as missing
 
     from gaps
     inner join nearest

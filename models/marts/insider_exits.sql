@@ -15,7 +15,20 @@ current_memberships as (
 
 ),
 
-feature_values as (
+-- one lateral per select: Spark cannot tell the key columns of two laterals in one from clause apart
+values_before as (
+
+    select
+        current_memberships.customer_id,
+        before_values.key as feature,
+        cast(before_values.value as {{ type_exact_decimal() }}) as value_before
+
+    from current_memberships
+    cross join lateral {{ json_each_text('current_memberships.features_before') }} as before_values
+
+),
+
+values_now as (
 
     select
         current_memberships.customer_id,
@@ -23,13 +36,27 @@ feature_values as (
         current_memberships.is_insider,
         current_memberships.to_segment,
         now_values.key as feature,
-        now_values.value::numeric as value_now,
-        before_values.value::numeric as value_before
+        cast(now_values.value as {{ type_exact_decimal() }}) as value_now
 
     from current_memberships
-    cross join lateral jsonb_each_text(current_memberships.features_now) as now_values
-    left join lateral jsonb_each_text(current_memberships.features_before) as before_values
-        on now_values.key = before_values.key
+    cross join lateral {{ json_each_text('current_memberships.features_now') }} as now_values
+
+),
+
+feature_values as (
+
+    select
+        values_now.customer_id,
+        values_now.was_insider,
+        values_now.is_insider,
+        values_now.to_segment,
+        values_now.feature,
+        values_now.value_now,
+        values_before.value_before
+
+    from values_now
+    left join values_before
+        on values_now.customer_id = values_before.customer_id and values_now.feature = values_before.feature
 
 ),
 

@@ -26,11 +26,9 @@ final as (
         row_number() over (
             order by gross_revenue desc, customer_id asc
         ) as revenue_rank,
-        mod(
-            ('x' || substr(md5(customer_id || ':' || '{{ var("insiders_programme_start") }}'), 1, 8))
-            ::bit(32)::bigint,
-            100
-        ) < {{ var('insiders_control_share_pct') | int }} as is_control
+        {{ hash_bucket(
+            "customer_id || ':' || '" ~ var("insiders_programme_start") ~ "'", 100
+        ) }} < {{ var('insiders_control_share_pct') | int }} as is_control
 
     from current_insiders
 

@@ -50,7 +50,7 @@ per_segment as (
         avg(avg_days_between_purchases) as mean_days_between_purchases,
         avg(purchase_frequency) as mean_purchase_frequency,
         sum(returned_items) as returned_items,
-        sum(returned_items)::numeric / nullif(sum(items), 0) as returns_rate,
+        cast(sum(returned_items) as {{ type_exact_decimal() }}) / nullif(sum(items), 0) as returns_rate,
         avg(r_score) as mean_r_score,
         avg(f_score) as mean_f_score,
         avg(m_score) as mean_m_score

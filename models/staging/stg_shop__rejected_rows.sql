@@ -9,7 +9,7 @@ source as (
 final as (
 
     select
-        file_id::text || '-' || line_number::text as rejected_row_id,
+        {{ dbt.cast('file_id', dbt.type_string()) }} || '-' || {{ dbt.cast('line_number', dbt.type_string()) }} as rejected_row_id,
         file_id,
         line_number,
         raw_line,

@@ -20,7 +20,7 @@
 
 with
 
-source as not materialized (
+source as {{ not_materialized() }} (
 
     {{ shop_lines(var('shop_relation', none)) }}
 
@@ -164,7 +164,7 @@ joined as (
         -- '17850.0' (a float export) and '17850' are the same customer
         case
             when source.customer_id like '%.%'
-                then nullif(regexp_replace(trim(source.customer_id), '^([0-9]+)\.0*$', '\1'), '')
+                then nullif({{ regex_replace('trim(source.customer_id)', '^([0-9]+)\\.0*$', '\\1') }}, '')
             else nullif(trim(source.customer_id), '')
         end as customer_id,
         nullif(trim(source.country), '') as country,

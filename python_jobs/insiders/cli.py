@@ -224,15 +224,9 @@ def dbt(ctx: typer.Context) -> None:
     from insiders.dbt import run_dbt
 
     settings = _settings()
+    url = db.ensure_database_ready(settings) if settings.target == "postgres" else None  # Spark: no Postgres
     if not ctx.args:
         raise UserError("give a dbt command, e.g. `insiders dbt build`")
-    if settings.target == "spark":  # no Postgres; dbt-spark reuses the session made with INSIDERS_HOME
-        from insiders.warehouse.spark_cycle import NO_DATABASE_URL as url
-        from insiders.warehouse.spark_session import base_session
-
-        base_session(settings)
-    else:
-        url = db.ensure_database_ready(settings)
     run_dbt(list(ctx.args), url, settings)
 
 

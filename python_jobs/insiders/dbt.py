@@ -101,9 +101,28 @@ class ManifestCache:
 MANIFESTS = ManifestCache()
 
 
+def dbt_target(settings: Settings) -> str:
+    """The profile's output: INSIDERS_DBT_TARGET when set to another than the default, else the
+    engine's (INSIDERS_TARGET=spark → the `spark` output of profiles.yml.example)."""
+    if settings.dbt_target == "dev" and settings.target == "spark":
+        return "spark"
+    return settings.dbt_target
+
+
+def spark_env(settings: Settings) -> dict[str, str]:
+    """What the `spark` output reads: its warehouse and metastore under the settings' home."""
+    if dbt_target(settings) != "spark":
+        return {}
+    return {
+        "INSIDERS_HOME": str(settings.home),
+        "INSIDERS_SPARK_MASTER": settings.spark_master,
+        "INSIDERS_SPARK_DRIVER_MEMORY": settings.spark_driver_memory,
+    }
+
+
 def run_dbt(
     command: list[str],
-    url: URL,
+    url: URL | None,
     settings: Settings,
     dbt_vars: Mapping[str, object] | None = None,
     *,
@@ -119,14 +138,15 @@ def run_dbt(
     common = [
         "--project-dir", str(settings.project_dir),
         "--profiles-dir", str(profiles_dir(settings)),
-        "--target", settings.dbt_target,
+        "--target", dbt_target(settings),
         "--log-path", str(settings.home / "logs"),
         "--target-path", str(settings.dbt_target_path),
     ]  # fmt: skip
     if dbt_vars:
         common += ["--vars", json.dumps(dict(dbt_vars), default=str)]
     log_level = ["--log-level", "warn"] if quiet else []
-    env = {**dbt_env(url), "INSIDERS_DBT_THREADS": str(settings.dbt_threads)}
+    pg_env = dbt_env(url) if url is not None else {}  # Spark: no Postgres to point at
+    env = {**pg_env, **spark_env(settings), "INSIDERS_DBT_THREADS": str(settings.dbt_threads)}
     t0 = time.perf_counter()
     with _environ(env):
         manifest, parse_seconds = None, 0.0
@@ -170,7 +190,7 @@ def parse_key(settings: Settings, env: Mapping[str, str], dbt_vars: Mapping[str,
     """What a parsed manifest depends on, hashed (the env holds the password: never kept in clear)."""
     parse_vars = {k: v for k, v in (dbt_vars or {}).items() if k not in RUNTIME_VARS}
     parts = [
-        str(settings.project_dir), str(profiles_dir(settings)), settings.dbt_target,
+        str(settings.project_dir), str(profiles_dir(settings)), dbt_target(settings),
         str(settings.dbt_target_path), sorted(env.items()), sorted(parse_vars.items()),
         project_fingerprint(settings.project_dir),
     ]  # fmt: skip

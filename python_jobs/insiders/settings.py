@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -45,13 +45,6 @@ class Settings(BaseSettings):
     @property
     def spark_home(self) -> Path:
         return self.home / "spark"
-
-    @model_validator(mode="after")
-    def _dbt_target_of_the_engine(self) -> Settings:
-        """INSIDERS_TARGET=spark picks the profile's `spark` output unless INSIDERS_DBT_TARGET names one."""
-        if self.target == "spark" and "dbt_target" not in self.model_fields_set:
-            self.dbt_target = "spark"
-        return self
 
     # Read-only role for BI tools (Metabase): USAGE + SELECT on the marts schema only.
     bi_role: str = "insiders_bi"

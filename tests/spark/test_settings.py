@@ -27,13 +27,3 @@ def test_an_unknown_engine_is_refused(monkeypatch):
     monkeypatch.setenv("INSIDERS_TARGET", "oracle")
     with pytest.raises(ValidationError, match="target"):
         Settings()
-
-
-def test_the_engine_picks_its_dbt_target_unless_one_is_named(monkeypatch):
-    monkeypatch.delenv("INSIDERS_DBT_TARGET", raising=False)
-    monkeypatch.delenv("INSIDERS_TARGET", raising=False)
-    assert Settings().dbt_target == "dev"
-    monkeypatch.setenv("INSIDERS_TARGET", "spark")
-    assert Settings().dbt_target == "spark"
-    monkeypatch.setenv("INSIDERS_DBT_TARGET", "databricks")  # a production output of the profile
-    assert Settings().dbt_target == "databricks"
