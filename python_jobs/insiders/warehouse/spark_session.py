@@ -70,6 +70,7 @@ def job_session(settings: Settings):
     # pyspark logs every failed statement with its JVM stack trace (pages of JSON) before raising it;
     # the raised error is what the job reports, in one line
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # "Closing down clientserver connection" ...
     session = base_session(settings).newSession()
     for key, value in JOB_CONF.items():
         session.conf.set(key, value)
