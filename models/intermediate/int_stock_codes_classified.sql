@@ -56,7 +56,9 @@ non_product_matches as (
             or (
                 non_product_stock_codes.match_type = 'prefix'
                 -- starts_with, not like: the `_` of GIFT_ would be a wildcard in a like pattern
-                and {{ text_starts_with('stock_codes.stock_code', 'upper(trim(non_product_stock_codes.stock_code))') }}
+                and {{ text_starts_with(
+                    'stock_codes.stock_code', 'upper(trim(non_product_stock_codes.stock_code))'
+                ) }}
             )
 
 ),

@@ -9,7 +9,9 @@ source as (
 final as (
 
     select
-        {{ dbt.cast('file_id', dbt.type_string()) }} || '-' || {{ dbt.cast('line_number', dbt.type_string()) }} as rejected_row_id,
+        {{ dbt.cast('file_id', dbt.type_string()) }}
+        || '-'
+        || {{ dbt.cast('line_number', dbt.type_string()) }} as rejected_row_id,
         file_id,
         line_number,
         raw_line,
