@@ -205,8 +205,12 @@ def load(
     settings = _with_layout(_settings(), layout)
     if load_layout(settings.layout).is_relation:
         raise UserError(f"layout {settings.layout} names a warehouse relation: there is no file to load")
-    url = db.ensure_database_ready(settings)
-    results = load_sources(url, paths, settings)
+    if settings.target == "spark":  # the Spark raw tables (insiders.warehouse.spark_load)
+        from insiders.warehouse import spark_cycle
+
+        results = spark_cycle.load_sources(spark_cycle.open_spark_warehouse(settings), paths, settings)
+    else:
+        results = load_sources(db.ensure_database_ready(settings), paths, settings)
     print_load_results(results)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(5)
@@ -267,7 +271,10 @@ def run(
 
 
 def _cycle(settings: Settings, plan, wait: bool):
-    from insiders.cycle import run_cycle
+    if settings.target == "spark":
+        from insiders.warehouse.spark_cycle import run_cycle
+    else:
+        from insiders.cycle import run_cycle
 
     def progress(step: str, seconds: float) -> None:
         typer.echo(f"✓ {step:<22} {seconds:6.1f}s")

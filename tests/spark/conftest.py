@@ -117,3 +117,12 @@ def show_rows(run: Runner, sql: str) -> list[dict]:
     result = run(["show", "--inline", sql, "--limit", "100"])
     table = result.results[0].agate_table
     return [dict(zip(table.column_names, row, strict=True)) for row in table.rows]
+
+
+@pytest.fixture(scope="session")
+def spark_warehouse(spark_home):
+    """The job's SparkWarehouse on the suite's one JVM (shared with dbt-spark's session)."""
+    from insiders.warehouse.spark import SparkWarehouse
+
+    settings = Settings(home=spark_home, spark_master="local[1]", spark_driver_memory="1g")
+    return SparkWarehouse.open(settings)
