@@ -50,14 +50,15 @@ def read_purchase_days(wh, as_of_date) -> pd.DataFrame | None:
     return frame
 
 
-def read_segment_names(wh, run_id: str | None) -> pd.Series | None:
-    """As on Postgres: the (legacy) segment_name column of ml.segments, which the job no longer fills."""
+def read_segment_ids(wh, run_id: str | None) -> pd.Series | None:
+    """As on Postgres (``forecast_job.read_segment_ids``): customer_id → segment id of the run; dbt
+    names the segments and joins the names to the intervals by this id."""
     if run_id is None or not wh.spark.catalog.tableExists("ml.customer_segments"):
         return None
     rows = wh.read_run_table("ml.customer_segments", run_id=run_id)
     if rows.empty:
         return None
-    return pd.Series(dict.fromkeys(rows["customer_id"]), dtype=object)
+    return pd.Series(dict(zip(rows["customer_id"], rows["segment_id"], strict=True)), dtype=object)
 
 
 def forecast_tables(run_id: str, purpose: str, forecast) -> tuple[dict, dict[str, pd.DataFrame]]:
@@ -99,7 +100,7 @@ def run_forecast(wh, *, features_schema: str, run_id: str, purpose: str = "cycle
         log.warning("forecast %s: no %s, so no holdout to choose the model on", run_id, fj.PURCHASE_LINES)
     forecast = fj.fit_forecast(frame, days=days)
     if fj.INTERVAL_DAYS in fj.HORIZONS:
-        intervals = fj.revenue_intervals(forecast, frame, read_segment_names(wh, run_id), days)
+        intervals = fj.revenue_intervals(forecast, frame, read_segment_ids(wh, run_id), days)
         forecast = dataclasses.replace(forecast, intervals=intervals)
     row, tables = forecast_tables(run_id, purpose, forecast)
     wh.write_ml_run(row, tables, "ml.forecast_fits")
