@@ -224,10 +224,15 @@ def _steps(
 
 
 def run_forecast(conn, **kwargs):
-    """insiders.forecast_job.run_forecast, imported when the cycle gets there (scipy)."""
+    """insiders.forecast_job.run_forecast, imported when the cycle gets there (scipy). One BLAS thread:
+    its optimisers work on vectors of a few thousand, and OpenBLAS threads spin-waiting on a busy
+    2-core machine made the fit 2-3x slower (the segmentation does the same; README "Performance")."""
+    from threadpoolctl import threadpool_limits
+
     from insiders.forecast_job import run_forecast as forecast
 
-    return forecast(conn, **kwargs)
+    with threadpool_limits(limits=1):
+        return forecast(conn, **kwargs)
 
 
 def write_report(conn, report_dir):
