@@ -16,6 +16,8 @@ import pytest
 from insiders import db, publish
 from insiders.cycle import CyclePlan, run_cycle
 from insiders.dbt import run_dbt
+from insiders.errors import StepFailedError
+from insiders.ingest import load_sources
 from insiders.settings import PROJECT_ROOT
 from tests.conftest import require_shared_file
 from tests.helpers import HEADER, cut_sample, write_export
@@ -194,3 +196,31 @@ def _a_changed_backtest_is_bootstrapped_again(url, settings) -> None:
     run_dbt(["run", *select, "--full-refresh"], url, settings, build_vars, quiet=True)
     full = _bootstrap_rows(url)
     assert {b: row[1] for b, row in incremental.items()} == {b: row[1] for b, row in full.items()}
+
+
+def test_the_load_checks_read_the_new_files_and_every_file_on_full_refresh(
+    files, make_database, settings_for
+):
+    """loaded_files_reconcile (and the staged lines' tests) check the files int_transactions_classified
+    does not hold yet: a classified file was checked by the build that classified it; --full-refresh
+    checks every file again."""
+    history, delivery, _ = files
+    url = make_database("checks")
+    settings = settings_for(url, bi_role=f"bi_{uuid.uuid4().hex[:8]}")
+    run_cycle(settings, [str(history)])
+    build_vars = {"marts_schema": publish.BUILD_SCHEMA, "backtest_horizon_days": 91}
+    check = ["build", "--select", "loaded_files_reconcile"]
+
+    # the classified file's count is off: not read again, so the check passes...
+    _execute(url, "update raw.files set rows_loaded = rows_loaded + 1 where file_id = 1")
+    run_dbt(check, url, settings, build_vars, quiet=True)
+    # ...until a full refresh checks every file
+    with pytest.raises(StepFailedError, match="loaded_files_reconcile"):
+        run_dbt([*check, "--full-refresh"], url, settings, build_vars, quiet=True)
+    _execute(url, "update raw.files set rows_loaded = rows_loaded - 1 where file_id = 1")
+
+    # a new file, not classified yet, whose count is off: checked, caught
+    [loaded] = load_sources(url, [str(delivery)], settings)
+    _execute(url, "update raw.files set rows_loaded = rows_loaded + 1 where file_id = %s", (loaded.file_id,))
+    with pytest.raises(StepFailedError, match="loaded_files_reconcile"):
+        run_dbt(check, url, settings, build_vars, quiet=True)
