@@ -340,6 +340,9 @@ def main() -> None:
         f"{name} {size / 2**20:,.0f} MB" for name, size in schemas[:6]) + ")")  # fmt: skip
     print("\nprofile of the cold cycle's dbt calls:")
     print("\n".join(dbt_profile(cold_results)))
+    if args.daily:  # the calls after the cold cycle's: the daily cycle's (its per-node timings)
+        print("\nprofile of the daily cycle's dbt calls:")
+        print("\n".join(dbt_profile(results[len(cold_results) : len(cold_results) + 2])))
     startup = startup_costs(settings) if args.dbt_startup else []
     if startup:
         print("\nstart-up costs (seconds):")

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from psycopg2.extras import execute_values
 from sqlalchemy.engine import URL
+from threadpoolctl import threadpool_limits
 
 from insiders import db, holdout
 from insiders.errors import UserError
@@ -249,9 +250,10 @@ def run_backtest(url: URL, settings: Settings, *, seed: int = 42, cycle_run_id=N
         ensure_forecast_schema(conn)
         frame = read_backtest_frame(conn, segmentation.run_id)
         lifetime = read_lifetime_inputs(conn, BACKTEST_SCHEMA)
-        forecast = fit_forecast(lifetime, horizons=(horizon_days,))
+        with threadpool_limits(limits=1):  # one BLAS thread, as the segmentation (README "Performance")
+            forecast = fit_forecast(lifetime, horizons=(horizon_days,))
+            low, high = model_interval(forecast, lifetime, horizon_days)
         validation = validate_forecast(frame, forecast.customers, horizon_days)
-        low, high = model_interval(forecast, lifetime, horizon_days)
         is_total = validation["segment_name"] == ALL_CUSTOMERS
         validation["predicted_revenue_low"] = np.where(is_total, low, np.nan)
         validation["predicted_revenue_high"] = np.where(is_total, high, np.nan)

@@ -200,8 +200,11 @@ def _steps(
         with step("segment"):  # one transaction: a dropped connection leaves nothing, retry is safe
             outcome.segmentation = with_retries(lambda: _segment(url, settings, plan), what="segment")
         run_id = outcome.segmentation.run_id
+        # the forecast refits when the segmentation does; an assigned run reuses its model's forecast
+        parameters = getattr(outcome.segmentation, "parameters", None) or {}
+        model_run_id = parameters.get("model_run_id") if parameters.get("fit") == "assigned" else None
         with step("forecast"), db.raw_connection(url) as conn:
-            run_forecast(conn, features_schema=publish.BUILD_SCHEMA, run_id=run_id)
+            run_forecast(conn, features_schema=publish.BUILD_SCHEMA, run_id=run_id, model_run_id=model_run_id)
     if plan.backtest:
         with step("backtest"):
             outcome.backtest = _backtest(url, settings, plan, run_id)
@@ -224,10 +227,15 @@ def _steps(
 
 
 def run_forecast(conn, **kwargs):
-    """insiders.forecast_job.run_forecast, imported when the cycle gets there (scipy)."""
+    """insiders.forecast_job.run_forecast, imported when the cycle gets there (scipy). One BLAS thread:
+    its optimisers work on vectors of a few thousand, and OpenBLAS threads spin-waiting on a busy
+    2-core machine made the fit 2-3x slower (the segmentation does the same; README "Performance")."""
+    from threadpoolctl import threadpool_limits
+
     from insiders.forecast_job import run_forecast as forecast
 
-    return forecast(conn, **kwargs)
+    with threadpool_limits(limits=1):
+        return forecast(conn, **kwargs)
 
 
 def write_report(conn, report_dir):

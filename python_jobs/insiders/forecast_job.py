@@ -205,11 +205,8 @@ def revenue_intervals(forecast: Forecast, frame: pd.DataFrame, segments: pd.Seri
     return pd.DataFrame(rows)
 
 
-def fit_forecast(frame: pd.DataFrame, horizons=HORIZONS, days: pd.DataFrame | None = None) -> Forecast:
-    """Fit the models on the lifetime columns; with the purchase days (``days``), choose the
-    purchase-probability model on the holdout first. Without them, Pareto/NBD gives the probabilities
-    (BG/NBD puts every one-time buyer alive for sure)."""
-    summary = pd.DataFrame(
+def lifetime_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "frequency": frame["repeat_purchase_days"].astype(float).to_numpy(),
             "recency": frame["active_span_days"].astype(float).to_numpy(),
@@ -217,6 +214,13 @@ def fit_forecast(frame: pd.DataFrame, horizons=HORIZONS, days: pd.DataFrame | No
             "monetary_value": frame["avg_repeat_day_revenue"].astype(float).fillna(0.0).to_numpy(),
         }
     )
+
+
+def fit_forecast(frame: pd.DataFrame, horizons=HORIZONS, days: pd.DataFrame | None = None) -> Forecast:
+    """Fit the models on the lifetime columns; with the purchase days (``days``), choose the
+    purchase-probability model on the holdout first. Without them, Pareto/NBD gives the probabilities
+    (BG/NBD puts every one-time buyer alive for sure)."""
+    summary = lifetime_summary(frame)
     as_of = pd.Timestamp(frame["as_of_date"].iloc[0]).date()
     check = holdout.evaluate_on_holdout(days, as_of) if days is not None and len(days) else None
     alive_model = check.best_parametric if check else "pareto_nbd"
@@ -225,6 +229,15 @@ def fit_forecast(frame: pd.DataFrame, horizons=HORIZONS, days: pd.DataFrame | No
     pnbd = fit_pareto_nbd(x, t_x, age)
     repeat = summary["frequency"] > 0
     gg = fit_gamma_gamma(summary.loc[repeat, "frequency"], summary.loc[repeat, "monetary_value"])
+    chosen = check.chosen if check else alive_model
+    return predict_forecast(frame, summary, bg, pnbd, gg, alive_model, chosen, check, days, horizons)
+
+
+def predict_forecast(frame, summary, bg, pnbd, gg, alive_model, chosen, check, days, horizons) -> Forecast:
+    """The per-customer forecast of fitted models (fit_forecast's, or a fitted run's: assign_forecast)."""
+    as_of = pd.Timestamp(frame["as_of_date"].iloc[0]).date()
+    x, t_x, age = summary["frequency"], summary["recency"], summary["T"]
+    repeat = summary["frequency"] > 0
     predicted = customer_forecast(bg, gg, summary, horizons=horizons)
     out = pd.DataFrame({"customer_id": frame["customer_id"].to_numpy()})
     if alive_model == "pareto_nbd":
@@ -240,7 +253,6 @@ def fit_forecast(frame: pd.DataFrame, horizons=HORIZONS, days: pd.DataFrame | No
         out[f"expected_purchases_{h}d"] = purchases
         out[f"expected_revenue_{h}d"] = purchases * predicted["expected_spend"].to_numpy()
     fits = {"bg_nbd": bg, "pareto_nbd": pnbd, "fallback": alive_model}
-    chosen = check.chosen if check else alive_model
     purchase_model, probabilities = _purchase_probabilities(chosen, summary, fits, days, as_of, horizons)
     for h in horizons:
         out[f"probability_purchase_{h}d"] = probabilities[h]
@@ -305,19 +317,89 @@ def _plain(value):
     return None if isinstance(value, float) and np.isnan(value) else value
 
 
-def run_forecast(conn, *, features_schema: str, run_id: str, purpose: str = "cycle") -> Forecast:
-    """Fit on ``<features_schema>.customer_features``; store it as the forecast of run ``run_id``."""
+# ------------------------------------------------------------------ refit or assign (issue 11)
+# A cycle whose segmentation assigned customers with the model of an earlier run (refit_reason in
+# insiders.cycle) forecasts with that run's fitted forecast too: its parameters, model choice and
+# holdout check, applied to today's customers (no optimiser, no holdout fit). Recorded as
+# ml.forecast_fits.fit = 'assigned' with model_run_id.
+
+
+def fitted_forecast(conn, run_id: str) -> dict | None:
+    """The fitted forecast of run ``run_id`` (its ml.forecast_fits row, scores and calibration), or None."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """select * from ml.forecast_fits
+               where run_id = %s and coalesce(fit, 'fitted') = 'fitted' and pnbd_r is not null""",
+            (run_id,),
+        )
+        row = cur.fetchone()
+        fit = dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None
+        tables = {}
+        for table in ("forecast_model_scores", "forecast_calibration"):
+            cur.execute(f"select * from ml.{table} where run_id = %s order by 2, 3", (run_id,))
+            columns = [d[0] for d in cur.description]
+            tables[table] = pd.DataFrame(cur.fetchall(), columns=columns).drop(columns="run_id")
+    conn.commit()
+    return None if fit is None else {**fit, **tables}
+
+
+def assign_forecast(
+    frame: pd.DataFrame, fitted: dict, days: pd.DataFrame | None, horizons=HORIZONS
+) -> Forecast:
+    """The forecast of ``frame``'s customers by the ``fitted`` run's models (fitted_forecast)."""
+    bg = BgNbdParams(fitted["bg_r"], fitted["bg_alpha"], fitted["bg_a"], fitted["bg_b"])
+    gg = GammaGammaParams(fitted["gg_p"], fitted["gg_q"], fitted["gg_v"])
+    pnbd = ParetoNbdParams(fitted["pnbd_r"], fitted["pnbd_alpha"], fitted["pnbd_s"], fitted["pnbd_beta"])
+    scores = fitted["forecast_model_scores"]
+    check = None
+    if fitted["holdout_cutoff"] is not None and len(scores):
+        revenue = None
+        if fitted["holdout_predicted_revenue"] is not None:
+            revenue = holdout.RevenueInterval(
+                fitted["holdout_predicted_revenue"],
+                fitted["holdout_revenue_low"],
+                fitted["holdout_revenue_high"],
+            )
+        chosen = str(scores.loc[scores["is_chosen"], "model_name"].iloc[0])
+        check = holdout.HoldoutResult(
+            fitted["holdout_cutoff"], fitted["holdout_days"], scores, fitted["forecast_calibration"],
+            chosen, fitted["alive_model"], revenue, fitted["holdout_actual_revenue"],
+        )  # fmt: skip
+    chosen = check.chosen if check else fitted["alive_model"]
+    summary = lifetime_summary(frame)
+    return predict_forecast(
+        frame, summary, bg, pnbd, gg, fitted["alive_model"], chosen, check, days, horizons
+    )
+
+
+def run_forecast(
+    conn, *, features_schema: str, run_id: str, purpose: str = "cycle", model_run_id: str | None = None
+) -> Forecast:
+    """Fit on ``<features_schema>.customer_features``; store it as the forecast of run ``run_id``.
+    With ``model_run_id`` (a cycle that assigned its segmentation with that run's model): the fitted
+    forecast of that run applied to today's customers, when there is one; otherwise a new fit."""
     ensure_forecast_schema(conn)
     frame = read_lifetime_inputs(conn, features_schema)
     days = read_purchase_days(conn, frame["as_of_date"].iloc[0])
     if days is None:
         log.warning("forecast %s: no %s, so no holdout to choose the model on", run_id, PURCHASE_LINES)
-    forecast = fit_forecast(frame, days=days)
+    fitted = fitted_forecast(conn, model_run_id) if model_run_id else None
+    if fitted is not None:
+        log.info("forecast %s: assigned with the fitted forecast of run %s", run_id, model_run_id)
+        forecast = assign_forecast(frame, fitted, days)
+    else:
+        forecast = fit_forecast(frame, days=days)
     if INTERVAL_DAYS in HORIZONS:
         intervals = revenue_intervals(forecast, frame, read_segment_ids(conn, run_id), days)
         forecast = dataclasses.replace(forecast, intervals=intervals)
     try:
         write_forecast(conn, run_id, purpose, forecast)
+        if fitted is not None:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "update ml.forecast_fits set fit = 'assigned', model_run_id = %s where run_id = %s",
+                    (model_run_id, run_id),
+                )
         conn.commit()
     except BaseException:
         conn.rollback()

@@ -87,6 +87,9 @@ def test_unchanged_inputs_assign_with_the_model_and_past_the_schedule_it_refits(
     assert second.segmentation.parameters["fit"] == "assigned"
     assert second.segmentation.parameters["model_run_id"] == fitted
     assert second.backtest is None  # kept: its inputs did not change either
+    forecast_fit = "select fit, model_run_id from ml.forecast_fits where run_id = %s"
+    # the forecast follows the segmentation: the fitted run's forecast applied, no new fit
+    assert _query(url, forecast_fit, (second.segmentation.run_id,)) == [("assigned", fitted)]
     assert [r[:2] for r in _runs(url)] == [("cycle", "fitted"), ("backtest", "fitted"), ("cycle", "assigned")]
     assert _query(url, "select count(*) from marts.backtest_results where is_latest") != [(0,)]
     assigned_marts = _marts(url)
@@ -101,6 +104,7 @@ def test_unchanged_inputs_assign_with_the_model_and_past_the_schedule_it_refits(
     assert third.segmentation.parameters["fit"] == "fitted"
     assert "8 days old" in third.segmentation.parameters["refit_reason"]
     assert third.backtest is not None  # the backtest is past its schedule too
+    assert _query(url, forecast_fit, (third.segmentation.run_id,)) == [("fitted", None)]
     refitted_marts = _marts(url)
 
     assert assigned_marts.keys() == refitted_marts.keys()

@@ -214,3 +214,44 @@ def test_segment_intervals_are_keyed_by_segment_id_and_history_is_written():
     parts = intervals.drop(index="All customers")["predicted_revenue"].sum()
     assert parts == pytest.approx(intervals.loc["All customers", "predicted_revenue"])
     assert (intervals["history_days"] == frame["customer_age_days"].max()).all()
+
+
+def test_an_assigned_forecast_applies_the_fitted_runs_models_to_todays_customers(pg_conn):
+    """Refit or assign (issue 11): with model_run_id, the fitted forecast of that run is applied (no
+    fit): on the same customers it gives the fitted run's rows; on changed customers it moves with them
+    under the same parameters; recorded as assigned, with the fitted run's holdout check."""
+    _purchase_lines(pg_conn)
+    fitted = run_forecast(pg_conn, features_schema="marts", run_id="run-fit")
+    assigned = run_forecast(pg_conn, features_schema="marts", run_id="run-a", model_run_id="run-fit")
+    assert (assigned.bg, assigned.gg, assigned.pnbd) == (fitted.bg, fitted.gg, fitted.pnbd)
+    assert (assigned.purchase_model, assigned.alive_model) == (fitted.purchase_model, fitted.alive_model)
+    columns = [c for c in fitted.customers.columns if c != "customer_id"]
+    np.testing.assert_allclose(assigned.customers[columns], fitted.customers[columns], rtol=1e-12)
+    assert _fetch(pg_conn, "select run_id, fit, model_run_id from ml.forecast_fits order by 1") == [
+        ("run-a", "assigned", "run-fit"),
+        ("run-fit", "fitted", None),
+    ]
+    scores = (
+        "select model_name, brier_score, is_chosen from ml.forecast_model_scores where run_id = %s order by 1"
+    )
+    assert _fetch(pg_conn, scores, "run-a") == _fetch(pg_conn, scores, "run-fit")
+    calibration = "select count(*), sum(gap) from ml.forecast_calibration where run_id = %s"
+    assert _fetch(pg_conn, calibration, "run-a") == _fetch(pg_conn, calibration, "run-fit")
+
+    # a customer who bought again: the same parameters, a new forecast for them
+    with pg_conn.cursor() as cur:
+        cur.execute(
+            """update marts.customer_features set repeat_purchase_days = repeat_purchase_days + 3,
+                      active_span_days = customer_age_days, avg_repeat_day_revenue = 120
+               where customer_id = 'c0001'"""
+        )
+    pg_conn.commit()
+    later = run_forecast(pg_conn, features_schema="marts", run_id="run-b", model_run_id="run-fit")
+    assert later.bg == fitted.bg
+    p90 = dict(_fetch(pg_conn, "select run_id, probability_purchase_90d from ml.customer_forecasts "
+                                "where customer_id = 'c0001'"))  # fmt: skip
+    assert p90["run-b"] > p90["run-fit"]
+    # an assigned run is not a model to assign with: its model_run_id finds no fitted forecast, so it fits
+    again = run_forecast(pg_conn, features_schema="marts", run_id="run-c", model_run_id="run-a")
+    assert _fetch(pg_conn, "select fit from ml.forecast_fits where run_id = 'run-c'") == [("fitted",)]
+    assert again.bg != fitted.bg

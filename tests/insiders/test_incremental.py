@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from insiders import db
+from insiders import db, publish
 from insiders.cycle import CyclePlan, run_cycle
+from insiders.dbt import run_dbt
+from insiders.errors import StepFailedError
+from insiders.ingest import load_sources
 from insiders.settings import PROJECT_ROOT
 from tests.conftest import require_shared_file
 from tests.helpers import HEADER, cut_sample, write_export
@@ -92,6 +95,22 @@ def _fingerprints(url) -> list[str]:
     return marts + histories
 
 
+def _execute(url, sql, params=None) -> None:
+    with db.raw_connection(url) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        conn.commit()
+
+
+def _bootstrap_rows(url) -> dict[str, tuple]:
+    """backtest_id -> (its row's transaction id: a row kept by a build keeps it; the interval)."""
+    rows = _query(
+        url,
+        """select backtest_id, xmin::text, diff_ci_low, diff_ci_high, verdict
+           from intermediate.int_backtest_bootstrap""",
+    )
+    return {row[0]: (row[1], row[2:]) for row in rows}
+
+
 def _table_oid(url, name: str) -> int:
     return _query(url, "select %s::regclass::oid", (f"intermediate.{name}",))[0][0]
 
@@ -112,13 +131,14 @@ def test_a_day_built_incrementally_equals_a_full_rebuild(files, make_database, s
         settings = settings_for(url, bi_role=f"bi_{uuid.uuid4().hex[:8]}", home=settings_for(url).home / path)
         run_cycle(settings, [str(history)])
         first_build = {name: _table_oid(url, name) for name in HISTORIES}
+        first_bootstrap = _bootstrap_rows(url)
         plan = CyclePlan.for_run(settings, [str(delivery)], full_refresh=path == "full")
         outcome = run_cycle(settings, plan=plan)
         assert [r.status for r in outcome.loads] == ["loaded"]
         rebuilt = {name for name in HISTORIES if _table_oid(url, name) != first_build[name]}
-        built[path] = (url, rebuilt)
+        built[path] = (url, rebuilt, settings, first_bootstrap)
 
-    url, rebuilt = built["incremental"]
+    url, rebuilt, settings, first_bootstrap = built["incremental"]
     assert rebuilt == set(), "the daily build appends and updates in place, it rebuilds no history"
     assert built["full"][1] == set(HISTORIES), "--full-refresh rebuilds every history"
 
@@ -140,6 +160,67 @@ def test_a_day_built_incrementally_equals_a_full_rebuild(files, make_database, s
     )
     assert returned and returned[0][0] >= 1
 
+    # the first cycle's backtest: its inputs (its ml rows) did not change, so the daily build kept its
+    # bootstrap row as it was (same transaction id), and the full rebuild computed the same interval
+    assert first_bootstrap, "the history's cycle ran a backtest"
+    daily_bootstrap = _bootstrap_rows(url)
+    for backtest_id, (xmin, interval) in first_bootstrap.items():
+        assert daily_bootstrap[backtest_id] == (xmin, interval)
+
     incremental, full = _fingerprints(url), _fingerprints(built["full"][0])
     assert len(incremental) > 20
     assert incremental == full
+
+    _a_changed_backtest_is_bootstrapped_again(url, settings)
+
+
+def _a_changed_backtest_is_bootstrapped_again(url, settings) -> None:
+    """One customer's outcome in a backtest changes: the incremental build recomputes that backtest's
+    interval (and only it), and gets what a full rebuild of the bootstrap gets."""
+    before = _bootstrap_rows(url)
+    changed = min(before)
+    _execute(
+        url,
+        """update ml.backtest_customer_predictions set actual_revenue = actual_revenue + 5000
+           where backtest_id = %s and customer_id = (
+               select min(customer_id) from ml.backtest_customer_predictions
+               where backtest_id = %s and not is_insider)""",
+        (changed, changed),
+    )
+    build_vars = {"marts_schema": publish.BUILD_SCHEMA, "backtest_horizon_days": 91}
+    select = ["--select", "int_backtest_bootstrap"]
+    run_dbt(["run", *select], url, settings, build_vars, quiet=True)
+    incremental = _bootstrap_rows(url)
+    assert incremental[changed][1] != before[changed][1], "the changed backtest got a new interval"
+    assert all(incremental[b] == before[b] for b in before if b != changed), "the others were kept"
+    run_dbt(["run", *select, "--full-refresh"], url, settings, build_vars, quiet=True)
+    full = _bootstrap_rows(url)
+    assert {b: row[1] for b, row in incremental.items()} == {b: row[1] for b, row in full.items()}
+
+
+def test_the_load_checks_read_the_new_files_and_every_file_on_full_refresh(
+    files, make_database, settings_for
+):
+    """loaded_files_reconcile (and the staged lines' tests) check the files int_transactions_classified
+    does not hold yet: a classified file was checked by the build that classified it; --full-refresh
+    checks every file again."""
+    history, delivery, _ = files
+    url = make_database("checks")
+    settings = settings_for(url, bi_role=f"bi_{uuid.uuid4().hex[:8]}")
+    run_cycle(settings, [str(history)])
+    build_vars = {"marts_schema": publish.BUILD_SCHEMA, "backtest_horizon_days": 91}
+    check = ["build", "--select", "loaded_files_reconcile"]
+
+    # the classified file's count is off: not read again, so the check passes...
+    _execute(url, "update raw.files set rows_loaded = rows_loaded + 1 where file_id = 1")
+    run_dbt(check, url, settings, build_vars, quiet=True)
+    # ...until a full refresh checks every file
+    with pytest.raises(StepFailedError, match="loaded_files_reconcile"):
+        run_dbt([*check, "--full-refresh"], url, settings, build_vars, quiet=True)
+    _execute(url, "update raw.files set rows_loaded = rows_loaded - 1 where file_id = 1")
+
+    # a new file, not classified yet, whose count is off: checked, caught
+    [loaded] = load_sources(url, [str(delivery)], settings)
+    _execute(url, "update raw.files set rows_loaded = rows_loaded + 1 where file_id = %s", (loaded.file_id,))
+    with pytest.raises(StepFailedError, match="loaded_files_reconcile"):
+        run_dbt(check, url, settings, build_vars, quiet=True)

@@ -51,6 +51,11 @@ alter table ml.forecast_fits add column if not exists holdout_revenue_low double
 alter table ml.forecast_fits add column if not exists holdout_revenue_high double precision;
 alter table ml.forecast_fits add column if not exists holdout_actual_revenue double precision;
 
+-- Refit or assign (issue 11): 'assigned' = the parameters, model choice and holdout check of the fitted
+-- forecast of model_run_id, applied to this run's customers; null on older rows (= fitted).
+alter table ml.forecast_fits add column if not exists fit text not null default 'fitted';
+alter table ml.forecast_fits add column if not exists model_run_id text;
+
 -- The revenue forecast of the next horizon_days with a 95% interval, per segment and for all customers.
 create table if not exists ml.forecast_revenue_intervals (
     run_id            text not null references ml.forecast_fits (run_id) on delete cascade,
