@@ -71,7 +71,8 @@ def forecast_tables(run_id: str, purpose: str, forecast) -> tuple[dict, dict[str
         "n_repeat_customers": forecast.n_repeat_customers,
         "bg_r": bg.r, "bg_alpha": bg.alpha, "bg_a": bg.a, "bg_b": bg.b,
         "gg_p": gg.p, "gg_q": gg.q, "gg_v": gg.v,
-        "time_unit": "day", "purchase_model": forecast.purchase_model, "alive_model": forecast.alive_model,
+        "time_unit": "day", "fit": "fitted", "model_run_id": None,  # Spark always refits (docs/spark.md)
+        "purchase_model": forecast.purchase_model, "alive_model": forecast.alive_model,
         **dict(zip(("pnbd_r", "pnbd_alpha", "pnbd_s", "pnbd_beta"),
                    (pnbd.r, pnbd.alpha, pnbd.s, pnbd.beta) if pnbd else (None,) * 4, strict=True)),
         "holdout_cutoff": check.cutoff if check else None,

@@ -36,7 +36,15 @@ _PG_TYPES = {
     "text[]": "array<string>",
 }  # fmt: skip
 _CREATE = re.compile(r"create table if not exists (\w+\.\w+) \((.*?)\n\);", re.S)
-_ADD = re.compile(r"alter table (\w+\.\w+) add column if not exists (\w+) ([a-z ]+?\[?\]?)\s*;")
+_ADD = re.compile(r"alter table (\w+\.\w+) add column if not exists (\w+) ([^;]+);")
+
+
+def _spark_type(definition: str) -> str:
+    """The Spark type of a Postgres column definition (its type, then e.g. ``not null default ...``)."""
+    for kind in sorted(_PG_TYPES, key=len, reverse=True):
+        if definition == kind or definition.startswith(kind + " "):
+            return _PG_TYPES[kind]
+    raise ValueError(f"no Spark type for the Postgres column definition {definition!r}")
 
 
 def tables_from_postgres_ddl(ddl: str) -> dict[str, tuple[str, str | None]]:
@@ -56,15 +64,12 @@ def tables_from_postgres_ddl(ddl: str) -> dict[str, tuple[str, str | None]]:
             words = line.split()
             if not words or words[0] in ("primary", "unique", "foreign", "check", "constraint"):
                 continue
-            kind = next(
-                t for t in sorted(_PG_TYPES, key=len, reverse=True) if " ".join(words[1:]).startswith(t)
-            )
-            cols.append((words[0], _PG_TYPES[kind]))
+            cols.append((words[0], _spark_type(" ".join(words[1:]))))
         tables[name] = (cols, partition)
     for name, column, kind in _ADD.findall(ddl):
         cols = tables[name][0]
         if column not in dict(cols):
-            cols.append((column, _PG_TYPES[kind.strip()]))
+            cols.append((column, _spark_type(kind.strip())))
     out = {}
     for name, (cols, partition) in tables.items():
         ordered = [c for c in cols if c[0] != partition] + [c for c in cols if c[0] == partition]
