@@ -20,6 +20,9 @@ from insiders.settings import Settings
 log = logging.getLogger(__name__)
 
 
+LOG4J2 = Path(__file__).with_name("log4j2.properties")  # Spark's warnings without three per-statement ones
+
+
 def base_conf(settings: Settings) -> dict[str, str]:
     """The settings of the profile's `spark` target (server_side_parameters), with INSIDERS_HOME's paths."""
     home = Path(settings.home)
@@ -30,10 +33,13 @@ def base_conf(settings: Settings) -> dict[str, str]:
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={home}/spark/metastore_db;create=true"
         ),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home}/spark",
+        "spark.driver.extraJavaOptions": (
+            f"-Dderby.system.home={home}/spark -Dlog4j2.configurationFile={LOG4J2}"
+        ),
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": "4",
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",  # no progress bars in the cycle's log
     }
 
 
