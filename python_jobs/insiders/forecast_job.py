@@ -21,6 +21,7 @@ two parametric models on that holdout.
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 from dataclasses import dataclass
 
@@ -109,16 +110,25 @@ def read_purchase_days(conn, as_of_date) -> pd.DataFrame | None:
         if not cur.fetchone()[0]:
             conn.commit()
             return None
-        cur.execute(
+        query = cur.mogrify(
             f"""select customer_id, cast(invoiced_at as date) as purchase_date,
                        cast(sum(revenue) as double precision) as revenue
                 from {PURCHASE_LINES}
                 where not is_guest and invoiced_at < %s
                 group by 1, 2""",
             (as_of_date,),
-        )
-        frame = pd.DataFrame(cur.fetchall(), columns=["customer_id", "purchase_date", "revenue"])
+        ).decode()
+        # COPY as CSV rather than fetchall: a tuple of three objects per customer-day doubled the
+        # step's memory (1.9 M rows at 100x: +625 MB fetched, +255 MB copied; issue 11's RSS goal)
+        buffer = io.BytesIO()
+        cur.copy_expert(f"copy ({query}) to stdout with (format csv)", buffer)
     conn.commit()
+    if not buffer.getbuffer().nbytes:  # no purchases before as_of_date (read_csv refuses an empty text)
+        return pd.DataFrame({"customer_id": pd.Series(dtype=object), "revenue": pd.Series(dtype=float),
+                             "purchase_date": pd.Series(dtype="datetime64[ns]")})  # fmt: skip
+    buffer.seek(0)
+    frame = pd.read_csv(buffer, names=["customer_id", "purchase_date", "revenue"],
+                        dtype={"customer_id": str, "revenue": float}, keep_default_na=False)  # fmt: skip
     frame["purchase_date"] = pd.to_datetime(frame["purchase_date"])
     return frame
 

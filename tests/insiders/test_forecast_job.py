@@ -255,3 +255,24 @@ def test_an_assigned_forecast_applies_the_fitted_runs_models_to_todays_customers
     again = run_forecast(pg_conn, features_schema="marts", run_id="run-c", model_run_id="run-a")
     assert _fetch(pg_conn, "select fit from ml.forecast_fits where run_id = 'run-c'") == [("fitted",)]
     assert again.bg != fitted.bg
+
+
+def test_purchase_days_are_read_whole_and_typed_and_none_before_the_first_purchase(pg_conn):
+    """read_purchase_days copies the customer-days as CSV (memory, issue 11): the same rows and types
+    as the table holds, and an empty frame (not an error) when nobody bought before as_of_date."""
+    from insiders.forecast_job import read_purchase_days
+
+    _purchase_lines(pg_conn)
+    with pg_conn.cursor() as cur:
+        cur.execute(
+            "select customer_id, cast(invoiced_at as date), sum(revenue) from intermediate.int_purchase_lines"
+            " where not is_guest group by 1, 2 order by 1, 2"
+        )
+        expected = cur.fetchall()
+    pg_conn.commit()
+    days = read_purchase_days(pg_conn, "2100-01-01").sort_values(["customer_id", "purchase_date"])
+    got = [(c, d.date(), r) for c, d, r in days.itertuples(index=False)]
+    assert got == [(c, d, pytest.approx(float(r))) for c, d, r in expected]
+    assert str(days["purchase_date"].dtype).startswith("datetime64") and days["revenue"].dtype == float
+    empty = read_purchase_days(pg_conn, "1900-01-01")
+    assert empty.empty and set(empty.columns) == {"customer_id", "purchase_date", "revenue"}
