@@ -7,14 +7,13 @@
     - Postgres: delete+insert on customer_id — every row of a recomputed customer is replaced (null
       parts of the grain, e.g. a missing country, cannot leave a stale row behind);
     - Spark: merge on the model's grain (needs a table format with MERGE, e.g. Delta); lines are only
-      ever added, so no key of a recomputed customer can disappear. Parquet (the local default, env
-      INSIDERS_SPARK_FILE_FORMAT as in dbt_project.yml) has neither MERGE nor delete: there the histories are plain tables, rebuilt
-      from all lines each build (what a full refresh gives, by construction).
+      ever added, so no key of a recomputed customer can disappear. Parquet (the local default) has neither
+      MERGE nor delete: there the histories are plain tables, rebuilt from all lines each build (what a
+      full refresh gives, by construction; spark_file_format_has_merge).
     `--full-refresh` rebuilds the table from all lines.
 -#}
 {% macro customer_history_config(grain) -%}
-    {%- set spark_format = env_var('INSIDERS_SPARK_FILE_FORMAT', 'parquet') -%}
-    {%- if target.type == 'spark' and spark_format not in ('delta', 'iceberg', 'hudi') -%}
+    {%- if target.type == 'spark' and not spark_file_format_has_merge() -%}
         {{ return({'materialized': 'table'}) }}
     {%- elif target.type in ('spark', 'databricks') -%}
         {{ return({
