@@ -180,13 +180,16 @@ def spark_settings(settings: Settings) -> Settings:
     return spark
 
 
-def side_by_side(postgres: dict[str, float], spark: dict[str, float]) -> list[str]:
-    """Seconds per step of the two cold cycles, the steps of either in cycle order."""
+def side_by_side(postgres: dict[str, float], spark: dict[str, float], *, complete: bool = True) -> list[str]:
+    """Seconds per step of the two cold cycles, the steps of either in cycle order; the total over
+    every step, or (a Spark cycle that failed: ``complete`` False) over the steps both ran."""
     steps = [*postgres, *(s for s in spark if s not in postgres)]
+    both = steps if complete else [s for s in steps if s in postgres and s in spark]
+    total = "TOTAL" if complete else "TOTAL of the steps both ran"
     lines = [f"{'step':<28} {'postgres':>9} {'spark':>9} {'spark / pg':>11}"]
-    for step in [*steps, "TOTAL"]:
-        pg = sum(postgres.values()) if step == "TOTAL" else postgres.get(step)
-        sp = sum(spark.values()) if step == "TOTAL" else spark.get(step)
+    for step in [*steps, total]:
+        pg = sum(postgres.get(s, 0.0) for s in both) if step == total else postgres.get(step)
+        sp = sum(spark.get(s, 0.0) for s in both) if step == total else spark.get(step)
         ratio = f"{sp / pg:10.1f}x" if pg and sp is not None else ""
         cells = ["" if v is None else f"{v:9.1f}" for v in (pg, sp)]
         lines.append(f"{step:<28} {cells[0]:>9} {cells[1]:>9} {ratio:>11}")
@@ -393,7 +396,7 @@ def main() -> None:
     if args.target == "spark":
         failed = f"; the Spark cycle FAILED after these steps: {spark_failed}" if spark_failed else ""
         print(f"\ncold cycle, seconds per step, Postgres beside Spark (one run each: no error band){failed}")
-        print("\n".join(side_by_side(cold.step_seconds, spark_steps)))
+        print("\n".join(side_by_side(cold.step_seconds, spark_steps, complete=not spark_failed)))
     print("\nprofile of the cold cycle's dbt calls:")
     print("\n".join(dbt_profile(cold_results)))
     if args.daily:  # the calls after the cold cycle's: the daily cycle's (its per-node timings)
