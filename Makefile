@@ -55,7 +55,7 @@ fmt: install  ## apply ruff and sqlfluff fixes
 
 SCALE ?= 1
 REPEAT ?= 0
-bench: install  ## seconds per step, load vs plain COPY, peak RSS, database size: SCALE=1|10|100 [DAILY=1] [YEARS=1] [REPEAT=n]
+bench: install  ## seconds per step, load vs plain COPY, peak RSS, database size: SCALE=1|10|100 [DAILY=1] [YEARS=1] [REPEAT=n] [INSIDERS_TARGET=spark: the Spark cycle beside]
 	$(BIN)/python scripts/bench.py --data $(DATA) --scale $(SCALE) --repeat $(REPEAT) $(if $(DAILY),--daily) $(if $(YEARS),--years)
 
 docs: install  ## dbt docs (target/index.html)

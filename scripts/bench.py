@@ -2,8 +2,9 @@
 peak memory, database size.
 
     python scripts/bench.py [--scale N] [--years] [--daily] [--repeat N] [--data PATH]
-                            [--no-manifest-reuse] [--dbt-startup] [--profile FILE]
+                            [--no-manifest-reuse] [--dbt-startup] [--profile FILE] [--target spark]
     make bench SCALE=10 [DAILY=1] [YEARS=1] [REPEAT=1]
+    INSIDERS_TARGET=spark make bench          (also the Spark cycle, after the Postgres one)
 
 Runs in a database of its own (``insiders_bench`` on the embedded Postgres or on the server of
 INSIDERS_DATABASE_URL), dropped first: a cold cycle on a fresh database (loads the file), then N warm
@@ -14,6 +15,11 @@ cycles: the same gzip file through a plain ``gzip -dc | psql \\copy`` into a tab
 raw.transactions (side by side with the loader), and the database size. Prints seconds per step, the
 process's peak RSS sampled during each step, ru_maxrss of the process and of its children, the load
 average; writes the figures as JSON under bench-results/. Timings are printed, never asserted.
+
+``--target spark`` (the default when INSIDERS_TARGET=spark): after the Postgres cycles, a cold Spark
+cycle (insiders.warehouse.spark_cycle, a fresh warehouse under the bench's home) on the same file(s),
+its seconds per step (the cycle's own step timings) printed beside the Postgres cold cycle's. The
+Spark JVM is a child process: its memory is not in the peak RSS figures.
 """
 
 from __future__ import annotations
@@ -141,9 +147,15 @@ def capture_dbt_results(store: list) -> None:
 
 
 def one_cycle(
-    settings: Settings, sources: list[Path], label: str, sampler: PeakSampler, dbt_calls: DbtCalls
+    settings: Settings,
+    sources: list[Path],
+    label: str,
+    sampler: PeakSampler,
+    dbt_calls: DbtCalls,
+    run_cycle=None,
+    rows: list[tuple] | None = None,
 ) -> tuple[list[tuple], object]:
-    rows: list[tuple] = []
+    rows = [] if rows is None else rows  # given: the caller keeps the steps done if the cycle fails
     sampler.take()
     first_call = len(dbt_calls.calls)
 
@@ -152,11 +164,36 @@ def one_cycle(
         print(f"  {label} {step}: {seconds:.1f}s (load average {load_average()})", flush=True)
 
     t0 = time.perf_counter()
-    outcome = insiders.cycle.run_cycle(settings, [str(s) for s in sources], on_step=on_step)
+    plan = insiders.cycle.CyclePlan.for_run(settings, [str(s) for s in sources], 42)
+    outcome = (run_cycle or insiders.cycle.run_cycle)(settings, plan=plan, on_step=on_step)
     rows.append((label, "TOTAL (after database start)", time.perf_counter() - t0 - rows[0][2], None))
     for call in dbt_calls.calls[first_call:]:
         rows.append((label, f"  dbt {call['command'][:28]} ({call['manifest']})", call["seconds"], None))
     return rows, outcome
+
+
+def spark_settings(settings: Settings) -> Settings:
+    """The bench's settings on Spark: a fresh warehouse and dbt target folder of its own."""
+    spark = settings.model_copy(update={"target": "spark", "dbt_target_path": settings.home / "target-spark"})
+    shutil.rmtree(spark.spark_home, ignore_errors=True)
+    shutil.rmtree(spark.dbt_target_path, ignore_errors=True)
+    return spark
+
+
+def side_by_side(postgres: dict[str, float], spark: dict[str, float], *, complete: bool = True) -> list[str]:
+    """Seconds per step of the two cold cycles, the steps of either in cycle order; the total over
+    every step, or (a Spark cycle that failed: ``complete`` False) over the steps both ran."""
+    steps = [*postgres, *(s for s in spark if s not in postgres)]
+    both = steps if complete else [s for s in steps if s in postgres and s in spark]
+    total = "TOTAL" if complete else "TOTAL of the steps both ran"
+    lines = [f"{'step':<28} {'postgres':>9} {'spark':>9} {'spark / pg':>11}"]
+    for step in [*steps, total]:
+        pg = sum(postgres.get(s, 0.0) for s in both) if step == total else postgres.get(step)
+        sp = sum(spark.get(s, 0.0) for s in both) if step == total else spark.get(step)
+        ratio = f"{sp / pg:10.1f}x" if pg and sp is not None else ""
+        cells = ["" if v is None else f"{v:9.1f}" for v in (pg, sp)]
+        lines.append(f"{step:<28} {cells[0]:>9} {cells[1]:>9} {ratio:>11}")
+    return lines
 
 
 def plain_copy(settings: Settings, path: Path) -> dict:
@@ -278,6 +315,10 @@ def main() -> None:
     parser.add_argument("--dbt-startup", action="store_true", help="also time imports and dbt options")
     parser.add_argument("--profile", type=Path, help="cProfile the cold cycle into this file")
     parser.add_argument("--copy-after-only", action="store_true", help="plain COPY after the cycles only")
+    parser.add_argument(
+        "--target", choices=["postgres", "spark"], default=get_settings().target,
+        help="spark: also a cold Spark cycle after the Postgres ones (default: INSIDERS_TARGET)",
+    )  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     dbt_calls = DbtCalls()
@@ -287,8 +328,9 @@ def main() -> None:
     dbt_log.propagate = False
     MANIFESTS.enabled = not args.no_manifest_reuse
     started, load_before = datetime.now(UTC), load_average()
+    spark_failed, spark_steps = None, {}
     files = bench_data(args.data, args.scale, years=args.years, daily=args.daily)
-    settings = bench_settings(get_settings())
+    settings = bench_settings(get_settings().model_copy(update={"target": "postgres"}))
     shutil.rmtree(settings.dbt_target_path, ignore_errors=True)  # as in a fresh clone: no partial parse
     results: list = []
     capture_dbt_results(results)
@@ -311,6 +353,19 @@ def main() -> None:
     for i in range(args.repeat):
         more, outcomes[f"warm {i + 1}"] = one_cycle(settings, files, f"warm {i + 1}", sampler, dbt_calls)
         rows += more
+    if args.target == "spark":  # after the Postgres cycles: one JVM, never beside a Postgres dbt run
+        from insiders.warehouse.spark_cycle import run_cycle as run_on_spark
+
+        spark_rows: list[tuple] = []
+        try:
+            one_cycle(
+                spark_settings(settings), files[:1], "spark", sampler, dbt_calls, run_on_spark, spark_rows
+            )
+        except Exception as exc:  # the Postgres figures and the Spark steps done are still printed
+            spark_failed = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+            print(f"the Spark cycle failed: {spark_failed}", flush=True)
+        rows += spark_rows
+        spark_steps = {step: seconds for label, step, seconds, peak in spark_rows if peak is not None}
     sampler.stop()
     self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the bench's own
     children_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # gzip and psql runs
@@ -338,6 +393,10 @@ def main() -> None:
     print(f"peak RSS (ru_maxrss): this process {self_peak:.0f} MB, its children {children_peak:.0f} MB")
     print(f"database size: {db_bytes / 2**30:.2f} GB (" + ", ".join(
         f"{name} {size / 2**20:,.0f} MB" for name, size in schemas[:6]) + ")")  # fmt: skip
+    if args.target == "spark":
+        failed = f"; the Spark cycle FAILED after these steps: {spark_failed}" if spark_failed else ""
+        print(f"\ncold cycle, seconds per step, Postgres beside Spark (one run each: no error band){failed}")
+        print("\n".join(side_by_side(cold.step_seconds, spark_steps, complete=not spark_failed)))
     print("\nprofile of the cold cycle's dbt calls:")
     print("\n".join(dbt_profile(cold_results)))
     if args.daily:  # the calls after the cold cycle's: the daily cycle's (its per-node timings)
@@ -353,11 +412,13 @@ def main() -> None:
         pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(25)
     RESULTS_DIR.mkdir(exist_ok=True)
     tag = f"x{args.scale}{'_years' if args.years else ''}{'_daily' if args.daily else ''}"
+    tag += "_spark" if args.target == "spark" else ""
     out = RESULTS_DIR / f"bench_{tag}_{started:%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps({
         "started_at": started.isoformat(), "load_average": [load_before, load_average()],
         "files": [str(f) for f in files], "manifest_reuse": not args.no_manifest_reuse,
         "steps": {label: outcome.step_seconds for label, outcome in outcomes.items()},
+        "spark_steps": spark_steps, "spark_failed": spark_failed,
         "dbt_calls": dbt_calls.calls, "rows_loaded": loaded, "plain_copy": copy,
         "peak_rss_mb": {"self": self_peak, "children": children_peak},
         "database_bytes": db_bytes, "startup": startup,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import logging
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlparse
@@ -92,10 +93,14 @@ def download(client, bucket: str, key: str, local: Path) -> str | None:
 
 
 def load_s3_prefix(
-    conn, uri: str, settings: Settings, client=None, *, layout: Layout | None = None
+    conn, uri: str, settings: Settings, client=None, *, layout: Layout | None = None, sink=None
 ) -> list[LoadResult]:
+    """Every new object under the prefix into the warehouse. ``sink`` is the target's pair of
+    (loaded_etag(source_uri, etag) → file id or None, load_file(path, **kwargs) → LoadResult);
+    None: Postgres through ``conn`` (the Spark pair: spark_cycle.load_sources)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    known_etag, load = sink or (partial(_loaded_etag, conn), partial(load_file, conn))
     limits = LoadLimits(settings.max_decompressed_bytes, settings.max_line_bytes)
     bucket, prefix = parse_s3_uri(uri)
     client = client or make_client(settings)
@@ -108,7 +113,7 @@ def load_s3_prefix(
     for obj in objects:
         key, etag = obj["Key"], obj["ETag"].strip('"')
         source_uri = f"s3://{bucket}/{key}"
-        known = _loaded_etag(conn, source_uri, etag)
+        known = known_etag(source_uri, etag)
         if known:
             results.append(
                 LoadResult(source_uri, "skipped", known, message=f"already loaded as file {known}")
@@ -122,8 +127,8 @@ def load_s3_prefix(
                 log.error("%s: %s", source_uri, problem)
                 results.append(LoadResult(source_uri, "failed", message=problem))
                 continue
-            result = load_file(
-                conn, local, source_uri=source_uri, file_name=Path(key).name, etag=etag, layout=layout,
+            result = load(
+                local, source_uri=source_uri, file_name=Path(key).name, etag=etag, layout=layout,
                 limits=limits,
             )  # fmt: skip
         log.info("%s: %s %s", source_uri, result.status, result.message)

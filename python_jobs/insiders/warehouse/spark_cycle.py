@@ -41,8 +41,9 @@ def load_sources(wh, sources: list[str], settings) -> list[LoadResult]:
     limits = LoadLimits(settings.max_decompressed_bytes, settings.max_line_bytes)
     results: list[LoadResult] = []
     for source in sources:
-        if source.startswith("s3://"):
-            raise UserError(f"{source}: S3 sources are not supported on Spark yet (copy the files locally)")
+        if source.startswith("s3://"):  # s3.py's listing, skips by ETag and per-object errors
+            results.extend(_load_s3(wh, source, settings, layout))
+            continue
         try:
             files = list_local_files([Path(source)])
         except FileNotFoundError as exc:
@@ -54,6 +55,17 @@ def load_sources(wh, sources: list[str], settings) -> list[LoadResult]:
             _log_result(result)
             results.append(result)
     return results
+
+
+def _load_s3(wh, source: str, settings, layout) -> list[LoadResult]:
+    from functools import partial
+
+    from insiders.s3 import load_s3_prefix
+    from insiders.warehouse import spark_load
+
+    spark_load.ensure_tables(wh.spark, "raw")  # the ETag look-up reads raw.files
+    sink = (partial(spark_load.loaded_etag, wh.spark), wh.load_file)
+    return load_s3_prefix(None, source, settings, layout=layout, sink=sink)
 
 
 def open_spark_warehouse(settings):

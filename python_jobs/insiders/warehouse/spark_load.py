@@ -59,6 +59,15 @@ def already_loaded(spark, sha256: str):
     return rows[0] if rows else None
 
 
+def loaded_etag(spark, source_uri: str, etag: str) -> int | None:
+    """The file id of an S3 object (key + ETag) already loaded, else None (as s3._loaded_etag)."""
+    rows = spark.sql(
+        "select file_id from raw.files where source_uri = :uri and etag = :etag and status = 'loaded'",
+        args={"uri": source_uri, "etag": etag},
+    ).collect()
+    return int(rows[0][0]) if rows else None
+
+
 def _partition_ids(spark, table: str) -> set[int]:
     return {int(r[0].split("=", 1)[1]) for r in spark.sql(f"show partitions {table}").collect()}
 
