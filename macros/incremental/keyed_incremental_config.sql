@@ -3,6 +3,11 @@
     deletes the key's rows and inserts the new ones; Spark merges on the key (a table format with MERGE).
 -#}
 {% macro keyed_incremental_config(unique_key) -%}
+    {#- Parquet on Spark (the local default) has no MERGE: a plain table, rebuilt whole (= a full build),
+        as customer_history_config does. -#}
+    {%- if target.type == 'spark' and env_var('INSIDERS_SPARK_FILE_FORMAT', 'parquet') not in ('delta', 'iceberg', 'hudi') -%}
+        {{ return({'materialized': 'table'}) }}
+    {%- endif -%}
     {{ return({
         'materialized': 'incremental',
         'incremental_strategy': 'merge' if target.type in ('spark', 'databricks') else 'delete+insert',
