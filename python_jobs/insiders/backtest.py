@@ -153,6 +153,12 @@ def read_backtest_frame(conn, run_id: str) -> pd.DataFrame:
         f"""select customer_id, future_net_revenue::float8 as future_revenue, future_purchase_days
             from {FUTURE_PURCHASES}""",
     )
+    return backtest_frame(features, labels, future)
+
+
+def backtest_frame(features: pd.DataFrame, labels: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
+    """The customers known at the cutoff (features) that the backtest run segmented (labels), with
+    their purchases in the horizon (none: 0); one row per customer, by customer_id."""
     frame = features.merge(labels, on="customer_id", how="inner", validate="one_to_one")
     frame = frame.merge(future, on="customer_id", how="left", validate="one_to_one")
     frame[["future_revenue", "future_purchase_days"]] = frame[
@@ -229,6 +235,41 @@ def backtest_horizon(conn) -> tuple[date, int]:
     return cutoff, (end - cutoff).days
 
 
+def compute_backtest(
+    frame: pd.DataFrame, lifetime: pd.DataFrame, run_id: str, cutoff: date, horizon_days: int
+) -> BacktestResult:
+    """The backtest's rows from what it read (``backtest_frame``, the lifetime inputs at the cutoff):
+    the forecast fitted then, its interval, the per-customer rows and the forecast validation."""
+    with threadpool_limits(limits=1):  # one BLAS thread, as the segmentation (README "Performance")
+        forecast = fit_forecast(lifetime, horizons=(horizon_days,))
+        low, high = model_interval(forecast, lifetime, horizon_days)
+    validation = validate_forecast(frame, forecast.customers, horizon_days)
+    is_total = validation["segment_name"] == ALL_CUSTOMERS
+    validation["predicted_revenue_low"] = np.where(is_total, low, np.nan)
+    validation["predicted_revenue_high"] = np.where(is_total, high, np.nan)
+    return BacktestResult(
+        backtest_id=f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
+        run_id=run_id,
+        cutoff=cutoff,
+        horizon_days=horizon_days,
+        customers_at_cutoff=len(frame),
+        group_size=int(frame["is_insider"].sum()),
+        future_revenue=float(frame["future_revenue"].sum()),
+        customers=customer_rows(frame, forecast.customers, horizon_days),
+        validation=validation,
+    )
+
+
+def backtest_row(result: BacktestResult, cycle_run_id) -> dict:
+    """The backtest's ml.backtests row (created_at: the database's default on Postgres)."""
+    return {
+        "backtest_id": result.backtest_id, "run_id": result.run_id, "cycle_run_id": cycle_run_id,
+        "cutoff_date": result.cutoff, "horizon_days": result.horizon_days,
+        "customers_at_cutoff": result.customers_at_cutoff, "group_size": result.group_size,
+        "future_revenue": result.future_revenue,
+    }  # fmt: skip
+
+
 def run_backtest(url: URL, settings: Settings, *, seed: int = 42, cycle_run_id=None) -> BacktestResult:
     """Backtest on the cutoff features and horizon the cycle's upstream dbt build made (the cycle runs
     it: `insiders backtest` is a cycle without load and segmentation)."""
@@ -250,25 +291,8 @@ def run_backtest(url: URL, settings: Settings, *, seed: int = 42, cycle_run_id=N
         ensure_forecast_schema(conn)
         frame = read_backtest_frame(conn, segmentation.run_id)
         lifetime = read_lifetime_inputs(conn, BACKTEST_SCHEMA)
-        with threadpool_limits(limits=1):  # one BLAS thread, as the segmentation (README "Performance")
-            forecast = fit_forecast(lifetime, horizons=(horizon_days,))
-            low, high = model_interval(forecast, lifetime, horizon_days)
-        validation = validate_forecast(frame, forecast.customers, horizon_days)
-        is_total = validation["segment_name"] == ALL_CUSTOMERS
-        validation["predicted_revenue_low"] = np.where(is_total, low, np.nan)
-        validation["predicted_revenue_high"] = np.where(is_total, high, np.nan)
-        result = BacktestResult(
-            backtest_id=f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
-            run_id=segmentation.run_id,
-            cutoff=cutoff,
-            horizon_days=horizon_days,
-            customers_at_cutoff=len(frame),
-            group_size=int(frame["is_insider"].sum()),
-            future_revenue=float(frame["future_revenue"].sum()),
-            customers=customer_rows(frame, forecast.customers, horizon_days),
-            validation=validation,
-            url=url,
-        )
+        result = compute_backtest(frame, lifetime, segmentation.run_id, cutoff, horizon_days)
+        result.url = url
         try:
             _write(conn, result, cycle_run_id)
             conn.commit()
@@ -292,11 +316,8 @@ def _write(conn, result: BacktestResult, cycle_run_id) -> None:
             """insert into ml.backtests (backtest_id, run_id, cycle_run_id, cutoff_date, horizon_days,
                    customers_at_cutoff, group_size, future_revenue)
                values (%s, %s, %s, %s, %s, %s, %s, %s)""",
-            (
-                result.backtest_id, result.run_id, cycle_run_id, result.cutoff, result.horizon_days,
-                result.customers_at_cutoff, result.group_size, result.future_revenue,
-            ),
-        )  # fmt: skip
+            tuple(backtest_row(result, cycle_run_id).values()),
+        )
         customer_columns = list(result.customers.columns)
         execute_values(
             cur,

@@ -8,8 +8,9 @@
 What differs from the Postgres cycle (docs/spark.md section 8): the build database is new per cycle
 (``marts__build_<job_run_id>``: the published views keep reading the previous one while this one is
 built); the publish repoints one view per mart; the BI role is not managed (skipped with a log line).
-Not ported yet: the backtest (skipped with a warning; its ml tables exist, empty), S3 sources, the
-refit schedule (every Spark cycle fits the segmentation), the report.
+The backtest (spark_backtest) runs after the forecast as on Postgres, but is never "kept" (a new
+backtest every cycle). Not ported yet: S3 sources, the refit schedule (every Spark cycle fits the
+segmentation), the report.
 """
 
 from __future__ import annotations
@@ -101,6 +102,20 @@ def run_cycle(settings, plan, *, wait_for_lock: bool = False, on_step=None):
     return outcome
 
 
+def _backtest(wh, settings, plan, cycle_run_id):
+    """As ``cycle._backtest``: skipped with a warning when too few customers bought before the cutoff;
+    never "kept" (every Spark cycle fits, so its backtest is made again)."""
+    from insiders.cycle import MIN_BACKTEST_CUSTOMERS
+    from insiders.warehouse import spark_backtest
+
+    cutoff, customers = spark_backtest.cutoff_features_summary(wh)
+    if customers < MIN_BACKTEST_CUSTOMERS:
+        log.warning("backtest skipped: %d customers bought before the cutoff %s (need %d)",
+                    customers, cutoff, MIN_BACKTEST_CUSTOMERS)  # fmt: skip
+        return None
+    return spark_backtest.run_backtest(wh, settings, seed=plan.seed, cycle_run_id=cycle_run_id)
+
+
 def _steps(wh, settings, plan, outcome, step) -> None:
     from insiders.cycle import DOWNSTREAM, SUMMARY_COLUMNS, UPSTREAM
     from insiders.dbt import run_dbt
@@ -120,7 +135,9 @@ def _steps(wh, settings, plan, outcome, step) -> None:
         )
     with step("forecast"):
         spark_forecast.run_forecast(wh, features_schema=build, run_id=outcome.segmentation.run_id)
-    log.warning("backtest: not ported to Spark yet; skipped (its ml tables stay empty)")
+    if plan.backtest:
+        with step("backtest"):
+            outcome.backtest = _backtest(wh, settings, plan, outcome.segmentation.run_id)
     downstream_vars = {**build_vars, "segmentation_run_id": outcome.segmentation.run_id}
     with step("dbt build downstream"):
         run_dbt(["build", *DOWNSTREAM, *refresh], NO_DATABASE_URL, settings, downstream_vars, quiet=True)

@@ -115,7 +115,9 @@ def write_run(wh, run) -> None:
     wh.write_ml_run(row, run_tables(run), RUN_TABLE)
 
 
-def run_segmentation(wh, settings, *, features_schema: str = "marts", seed: int = 42, refit_reason=None):
+def run_segmentation(
+    wh, settings, *, features_schema: str = "marts", seed: int = 42, refit_reason=None, purpose: str = "cycle"
+):
     """``job.run_segmentation`` on Spark: read, fit (the same code), save the artefact, write."""
     from threadpoolctl import threadpool_limits
 
@@ -133,7 +135,7 @@ def run_segmentation(wh, settings, *, features_schema: str = "marts", seed: int 
     run = job.SegmentationRun(
         run_id=job.new_run_id(started_at), started_at=started_at, random_seed=seed,
         parameters=parameters,
-        features_schema=features_schema, code_version=job.code_version(),
+        features_schema=features_schema, purpose=purpose, code_version=job.code_version(),
     )  # fmt: skip
     try:
         frame = read_features(wh, features_schema)
