@@ -147,6 +147,10 @@ def run_dbt(
     log_level = ["--log-level", "warn"] if quiet else []
     pg_env = dbt_env(url) if url is not None else {}  # Spark: no Postgres to point at
     env = {**pg_env, **spark_env(settings), "INSIDERS_DBT_THREADS": str(settings.dbt_threads)}
+    if dbt_target(settings) == "spark":  # the job may have rewritten tables dbt's session has cached
+        from insiders.warehouse.spark_session import forget_cached_tables_of_active_session
+
+        forget_cached_tables_of_active_session()
     t0 = time.perf_counter()
     with _environ(env):
         manifest, parse_seconds = None, 0.0

@@ -198,8 +198,18 @@ def test_job_runs_are_appended_and_a_dead_run_becomes_abandoned(spark_warehouse)
     )  # appended, never updated
 
 
+def _drop_relation(spark, name: str) -> None:
+    """Drop a table or view another test of the suite (one metastore) may have left."""
+    if spark.catalog.tableExists(name):
+        kind = spark.catalog.getTable(name).tableType
+        spark.sql(f"drop {'view' if kind == 'VIEW' else 'table'} {name}")
+
+
 def test_publish_points_the_marts_views_at_the_newest_build(spark_warehouse):
     spark = spark_warehouse.spark
+    spark.sql("create database if not exists marts")
+    _drop_relation(spark, "marts.segment_summary")
+    spark.sql("create table marts.segment_summary using parquet as select 0 as n")  # e.g. a dbt build by hand
     for build, n in (("marts__build_1", 1), ("marts__build_2", 2)):
         spark.sql(f"create database if not exists {build}")
         spark.sql(f"create table {build}.segment_summary using parquet as select {n} as n")
@@ -225,6 +235,7 @@ def test_the_forecast_on_spark_equals_the_one_on_postgres(spark_warehouse, fresh
                                         "customer_age_days", "avg_repeat_day_revenue"])  # fmt: skip
     frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
     spark = spark_warehouse.spark
+    _drop_relation(spark, "intermediate.int_purchase_lines")  # as on Postgres here: no purchase lines
     spark.sql("create database if not exists marts_fc_test")
     spark.createDataFrame(frame).write.mode("overwrite").saveAsTable("marts_fc_test.customer_features")
 

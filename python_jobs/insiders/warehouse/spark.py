@@ -31,6 +31,7 @@ from insiders.errors import LockBusyError
 from insiders.load import LoadResult
 from insiders.warehouse import spark_load
 from insiders.warehouse.spark_schema import TABLES, column_types, columns, ensure_tables
+from insiders.warehouse.spark_session import forget_cached_tables
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class SparkWarehouse:
     def read_frame(self, query: str, args: Mapping[str, object] | None = None) -> pd.DataFrame:
         """The rows of a query (or ``select * from`` a relation given by name) as pandas, via Arrow."""
         sql = query if " " in query.strip() else f"select * from {query}"
+        forget_cached_tables(self.spark)  # dbt may have rewritten it since (spark_session)
         return self.spark.sql(sql, args=dict(args or {})).toPandas()
 
     def relation_columns(self, schema: str, table: str) -> list[str]:
@@ -276,7 +278,11 @@ class SparkWarehouse:
         whose table is gone and the older build databases (``<live_schema>__build_*`` not in ``keep``)."""
         self.spark.sql(f"create database if not exists {live_schema}")
         tables = [t.name for t in self.spark.catalog.listTables(build_schema) if not t.isTemporary]
+        live = {t.name: t.tableType for t in self.spark.catalog.listTables(live_schema) if not t.isTemporary}
         for name in tables:
+            if live.get(name, "VIEW") != "VIEW":  # e.g. a `dbt build` by hand into marts: views live here
+                log.warning("publish: %s.%s was a table, replaced by the published view", live_schema, name)
+                self.spark.sql(f"drop table {live_schema}.{name}")
             self.spark.sql(
                 f"create or replace view {live_schema}.{name} as select * from {build_schema}.{name}"
             )

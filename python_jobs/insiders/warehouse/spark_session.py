@@ -81,3 +81,21 @@ def job_session(settings: Settings):
     for key, value in JOB_CONF.items():
         session.conf.set(key, value)
     return session
+
+
+def forget_cached_tables(session) -> None:
+    """Drop ``session``'s cached table metadata and file listings. dbt-spark's session and the job's
+    share one JVM and catalog but not these caches: a table rewritten by one is read by the other from
+    its old files ([FAILED_READ_FILE.FILE_NOT_EXIST]) until the other forgets them. Called when the
+    turn passes between the two (before each dbt call, before each job read)."""
+    session.catalog.clearCache()
+    session._jsparkSession.sessionState().catalog().invalidateAllCachedTables()
+
+
+def forget_cached_tables_of_active_session() -> None:
+    """forget_cached_tables on the process's base session, if there is one (dbt is about to read)."""
+    from pyspark.sql import SparkSession
+
+    base = SparkSession._instantiatedSession  # what dbt-spark's getOrCreate() returns; None before it
+    if base is not None:
+        forget_cached_tables(base)
