@@ -9,8 +9,8 @@ What differs from the Postgres cycle (docs/spark.md section 8): the build databa
 (``marts__build_<job_run_id>``: the published views keep reading the previous one while this one is
 built); the publish repoints one view per mart; the BI role is not managed (skipped with a log line).
 The backtest (spark_backtest) runs after the forecast as on Postgres, but is never "kept" (a new
-backtest every cycle). Not ported yet: S3 sources, the refit schedule (every Spark cycle fits the
-segmentation), the report.
+backtest every cycle). S3 sources go through s3.py with a Spark sink. Not ported yet: the refit
+schedule (every Spark cycle fits the segmentation), the report.
 """
 
 from __future__ import annotations
