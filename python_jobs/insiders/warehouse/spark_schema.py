@@ -105,9 +105,10 @@ def _split(spec: str) -> list[str]:
 
 def ensure_tables(spark, prefix: str) -> None:
     """Create the databases and tables of ``prefix`` ("raw", "ml", "ops") that do not exist yet."""
+    if not spark.catalog.databaseExists(prefix):  # once: each "if not exists" logged a metastore error
+        spark.sql(f"create database if not exists {prefix}")
     for table, (spec, partition) in TABLES.items():
         if not table.startswith(prefix + "."):
             continue
-        spark.sql(f"create database if not exists {prefix}")
         partitioned = f" partitioned by ({partition})" if partition else ""
         spark.sql(f"create table if not exists {table} ({spec}) using parquet{partitioned}")
