@@ -4,6 +4,7 @@ layout's rules; or, when the layout names a relation, order lines already in the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,20 +49,30 @@ def load_sources(url: URL, sources: list[str], settings: Settings) -> list[LoadR
 
                 results.extend(load_s3_prefix(conn, source, settings, layout=layout))
                 continue
-            try:
-                files = list_local_files([Path(source)])
-            except FileNotFoundError as exc:
-                raise UserError(str(exc)) from None
-            if not files:
-                log.warning("%s: no .csv or .csv.gz files found", source)
-            for path in files:
-                result = load_file(conn, path, layout=layout, limits=limits)
-                _log_result(result)
-                results.append(result)
+            results.extend(
+                load_local_source(source, lambda path: load_file(conn, path, layout=layout, limits=limits))
+            )
         if any(r.status == "loaded" for r in results):  # fresh statistics: staging joins by file
             with conn.cursor() as cur:
                 cur.execute("analyze raw.files, raw.transactions")
             conn.commit()
+    return results
+
+
+def load_local_source(source: str, load_one: Callable[[Path], LoadResult]) -> list[LoadResult]:
+    """Every .csv/.csv.gz file of a local file or folder through ``load_one`` (the target's loader),
+    each result logged; a failed file does not stop the others."""
+    try:
+        files = list_local_files([Path(source)])
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    if not files:
+        log.warning("%s: no .csv or .csv.gz files found", source)
+    results = []
+    for path in files:
+        result = load_one(path)
+        _log_result(result)
+        results.append(result)
     return results
 
 

@@ -473,6 +473,20 @@ def _set_error(conn, file_id: int, error: str) -> None:
     conn.commit()
 
 
+def file_facts(path: Path, layout: Layout, limits: LoadLimits | None) -> FileFacts:
+    """sniff(path), with the layout's encoding when it names one (every target's loader starts here)."""
+    facts = sniff(path, limits or LoadLimits())
+    if layout.encoding != "auto":
+        facts = dataclasses.replace(facts, encoding=layout.encoding)
+    return facts
+
+
+def skipped_result(source_uri: str, done: tuple, t0: float) -> LoadResult:
+    """The result of a file already loaded (``done``: its file id, name and loaded_at)."""
+    msg = f"already loaded as file {done[0]} ({done[1]}) on {done[2]:%Y-%m-%d %H:%M}; skipped"
+    return LoadResult(source_uri, "skipped", done[0], message=msg, seconds=time.perf_counter() - t0)
+
+
 def load_file(
     conn,
     path: Path,
@@ -489,15 +503,12 @@ def load_file(
     layout = layout or load_layout()
     source_uri = source_uri or str(path.resolve())
     file_name = file_name or path.name
-    facts = sniff(path, limits or LoadLimits())
-    if layout.encoding != "auto":
-        facts = dataclasses.replace(facts, encoding=layout.encoding)
+    facts = file_facts(path, layout, limits)
     with conn.cursor() as cur:
         done = _already_loaded(cur, facts.sha256)
     conn.rollback()
     if done:
-        msg = f"already loaded as file {done[0]} ({done[1]}) on {done[2]:%Y-%m-%d %H:%M}; skipped"
-        return LoadResult(source_uri, "skipped", done[0], message=msg, seconds=time.perf_counter() - t0)
+        return skipped_result(source_uri, done, t0)
     row = dict(file_name=file_name, source_uri=source_uri, facts=facts, etag=etag, started_at=started_at,
                layout=layout)  # fmt: skip
     refusal = _check_earlier_deaths(conn, facts.sha256)

@@ -16,12 +16,11 @@ schedule (every Spark cycle fits the segmentation), the report.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from insiders.errors import UserError
-from insiders.load import LoadLimits, LoadResult, list_local_files
+from insiders.load import LoadResult
 from insiders.logs import StepTimer
 
 log = logging.getLogger(__name__)
@@ -33,28 +32,21 @@ BUILD_PREFIX = "marts__build_"
 
 def load_sources(wh, sources: list[str], settings) -> list[LoadResult]:
     """Every file of every local source into the Spark raw tables; a failed file does not stop the others."""
-    from insiders.ingest import _log_result
+    from insiders.ingest import load_limits, load_local_source
     from insiders.layouts import load_layout
 
     layout = load_layout(settings.layout)
     if layout.is_relation:
         raise UserError(f"layout {layout.name} names a warehouse relation: not supported on Spark yet")
-    limits = LoadLimits(settings.max_decompressed_bytes, settings.max_line_bytes)
+    limits = load_limits(settings)
     results: list[LoadResult] = []
     for source in sources:
         if source.startswith("s3://"):  # s3.py's listing, skips by ETag and per-object errors
             results.extend(_load_s3(wh, source, settings, layout))
             continue
-        try:
-            files = list_local_files([Path(source)])
-        except FileNotFoundError as exc:
-            raise UserError(str(exc)) from None
-        if not files:
-            log.warning("%s: no .csv or .csv.gz files found", source)
-        for path in files:
-            result = wh.load_file(path, layout=layout, limits=limits)
-            _log_result(result)
-            results.append(result)
+        results.extend(
+            load_local_source(source, lambda path: wh.load_file(path, layout=layout, limits=limits))
+        )
     return results
 
 

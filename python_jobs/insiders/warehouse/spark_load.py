@@ -17,7 +17,6 @@ so a file that kills the process is retried by the next cycle rather than refuse
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import tempfile
 import time
@@ -38,10 +37,11 @@ from insiders.load import (
     ParseCounts,
     RecordReader,
     batched,
+    file_facts,
     open_text,
     parse_batches,
     reject_rows,
-    sniff,
+    skipped_result,
 )
 from insiders.warehouse.spark_schema import column_types, columns, ensure_tables
 
@@ -163,14 +163,11 @@ def load_file(
     layout = layout or load_layout()
     source_uri = source_uri or str(path.resolve())
     file_name = file_name or path.name
-    facts = sniff(path, limits or LoadLimits())
-    if layout.encoding != "auto":
-        facts = dataclasses.replace(facts, encoding=layout.encoding)
+    facts = file_facts(path, layout, limits)
     ensure_tables(spark, "raw")
     done = already_loaded(spark, facts.sha256)
     if done:
-        msg = f"already loaded as file {done[0]} ({done[1]}) on {done[2]:%Y-%m-%d %H:%M}; skipped"
-        return LoadResult(source_uri, "skipped", done[0], message=msg, seconds=time.perf_counter() - t0)
+        return skipped_result(source_uri, done, t0)
     drop_unfinished(spark)
     file_id = next_file_id(spark)
     rules = layout.parse_rules()
