@@ -90,14 +90,20 @@ def read_features(conn, schema: str = "marts", as_of_date=None) -> pd.DataFrame:
         rows = cur.fetchall()
     conn.rollback()  # end the read-only transaction; the job writes in its own
     frame = pd.DataFrame(rows, columns=[*KEY_COLUMNS, *FEATURES])
+    return checked_frame(frame, f"{schema}.{FEATURES_TABLE}", as_of_date)
+
+
+def checked_frame(frame: pd.DataFrame, relation: str, as_of_date) -> pd.DataFrame:
+    """The features read from ``relation`` (any engine), refused when empty or not one row per
+    customer, then prepared for the model."""
     if frame.empty:
         when = f"as of {as_of_date}" if as_of_date else "at all"
-        raise UserError(f"{schema}.{FEATURES_TABLE} has no customers {when}")
+        raise UserError(f"{relation} has no customers {when}")
     frame["customer_id"] = frame["customer_id"].astype(str)
     duplicated = frame["customer_id"][frame["customer_id"].duplicated()]
     if not duplicated.empty:
         raise UserError(
-            f"{schema}.{FEATURES_TABLE} has {duplicated.nunique()} customer(s) on several rows "
+            f"{relation} has {duplicated.nunique()} customer(s) on several rows "
             f"(e.g. {duplicated.iloc[0]}); expected one row per customer"
         )
     return prepare_frame(frame)

@@ -47,17 +47,7 @@ def read_features(wh, schema: str = "marts", as_of_date=None) -> pd.DataFrame:
         f"select {cols} from {schema}.{table} where as_of_date = {date}",
         {"as_of": str(as_of_date)} if as_of_date is not None else None,
     )
-    if frame.empty:
-        when = f"as of {as_of_date}" if as_of_date else "at all"
-        raise UserError(f"{schema}.{table} has no customers {when}")
-    frame["customer_id"] = frame["customer_id"].astype(str)
-    duplicated = frame["customer_id"][frame["customer_id"].duplicated()]
-    if not duplicated.empty:
-        raise UserError(
-            f"{schema}.{table} has {duplicated.nunique()} customer(s) on several rows "
-            f"(e.g. {duplicated.iloc[0]}); expected one row per customer"
-        )
-    return feats.prepare_frame(frame)
+    return feats.checked_frame(frame, f"{schema}.{table}", as_of_date)
 
 
 def read_previous(wh) -> store.PreviousRun | None:
