@@ -273,6 +273,15 @@ def backtest_row(result: BacktestResult, cycle_run_id) -> dict:
 def run_backtest(url: URL, settings: Settings, *, seed: int = 42, cycle_run_id=None) -> BacktestResult:
     """Backtest on the cutoff features and horizon the cycle's upstream dbt build made (the cycle runs
     it: `insiders backtest` is a cycle without load and segmentation)."""
+    result = fit_backtest(url, settings, seed=seed)
+    write_backtest(url, result, cycle_run_id)
+    return result
+
+
+def fit_backtest(url: URL, settings: Settings, *, seed: int = 42) -> BacktestResult:
+    """Everything of the backtest but its ml.backtests rows: its own segmentation (written as a run of
+    purpose 'backtest', as every segmentation is) and the forecast at the cutoff. The cycle runs it
+    beside the cycle's own segmentation and forecast, in a child process (insiders.cycle)."""
     from insiders.segment import run_segmentation
 
     with db.raw_connection(url) as conn:
@@ -291,8 +300,15 @@ def run_backtest(url: URL, settings: Settings, *, seed: int = 42, cycle_run_id=N
         ensure_forecast_schema(conn)
         frame = read_backtest_frame(conn, segmentation.run_id)
         lifetime = read_lifetime_inputs(conn, BACKTEST_SCHEMA)
-        result = compute_backtest(frame, lifetime, segmentation.run_id, cutoff, horizon_days)
-        result.url = url
+        conn.rollback()
+    result = compute_backtest(frame, lifetime, segmentation.run_id, cutoff, horizon_days)
+    result.url = url
+    return result
+
+
+def write_backtest(url: URL, result: BacktestResult, cycle_run_id) -> None:
+    """The backtest's ml rows, in one transaction: all of them or none."""
+    with db.raw_connection(url) as conn:
         try:
             _write(conn, result, cycle_run_id)
             conn.commit()
@@ -303,7 +319,6 @@ def run_backtest(url: URL, settings: Settings, *, seed: int = 42, cycle_run_id=N
         "backtest %s: cutoff %s, %d customers, %d Insiders; groups and verdict follow in dbt",
         result.backtest_id, result.cutoff, result.customers_at_cutoff, result.group_size,
     )  # fmt: skip
-    return result
 
 
 def _none_for_nan(value):

@@ -21,7 +21,7 @@ from pathlib import Path
 from psycopg2 import sql
 
 from insiders import bi, db, ops, publish
-from insiders.dbt import run_dbt
+from insiders.dbt import parse_ahead, run_dbt
 from insiders.errors import StepFailedError, UserError
 from insiders.ingest import load_sources, shop_source_vars
 from insiders.load import LoadResult
@@ -179,11 +179,12 @@ def _steps(
     if plan.backtest_cutoff is not None:
         build_vars["backtest_cutoff"] = plan.backtest_cutoff.isoformat()
     readers = [settings.bi_role]
+    shop_vars = shop_source_vars(url, settings)  # a warehouse relation instead of raw files
+    build_vars.update(shop_vars)
+    parse_ahead(url, settings, build_vars)  # on the other core while the files load (insiders.dbt)
     if plan.load:
         with step("load"):  # loading is idempotent (one transaction per file): safe to retry whole
             outcome.loads = with_retries(lambda: load_sources(url, list(plan.sources), settings), what="load")
-    shop_vars = shop_source_vars(url, settings)  # a warehouse relation instead of raw files
-    build_vars.update(shop_vars)
     # A warehouse relation is not delivered file by file: its rows can change under its one file id, so
     # the incremental models are rebuilt from it every cycle (incremental equals full).
     refresh = ["--full-refresh"] if plan.full_refresh or shop_vars else []
@@ -195,19 +196,17 @@ def _steps(
         publish.prepare_build_schema(conn, lock_pid=lock_pid)
     with step("dbt build upstream"):
         run_dbt(["build", *UPSTREAM, *refresh], url, settings, build_vars, quiet=True)
-    run_id = None  # without a new segmentation, dbt keeps the current run current
-    if plan.segment:
-        with step("segment"):  # one transaction: a dropped connection leaves nothing, retry is safe
-            outcome.segmentation = with_retries(lambda: _segment(url, settings, plan), what="segment")
-        run_id = outcome.segmentation.run_id
-        # the forecast refits when the segmentation does; an assigned run reuses its model's forecast
-        parameters = getattr(outcome.segmentation, "parameters", None) or {}
-        model_run_id = parameters.get("model_run_id") if parameters.get("fit") == "assigned" else None
-        with step("forecast"), db.raw_connection(url) as conn:
-            run_forecast(conn, features_schema=publish.BUILD_SCHEMA, run_id=run_id, model_run_id=model_run_id)
-    if plan.backtest:
-        with step("backtest"):
-            outcome.backtest = _backtest(url, settings, plan, run_id)
+    backtest = _start_backtest(url, settings, plan) if plan.backtest else None
+    try:
+        run_id = _segment_and_forecast(url, settings, plan, outcome, step) if plan.segment else None
+    except BaseException:
+        if backtest is not None:
+            backtest.cancel()
+        raise
+    if backtest is not None:
+        with step("backtest") as details:  # what is left of it once the segmentation and forecast are done
+            outcome.backtest = backtest.finish(run_id)
+            details["fit_alongside_seconds"] = round(backtest.fit_seconds, 3)
     downstream_vars = {**build_vars, "segmentation_run_id": run_id} if run_id else build_vars
     with step("dbt build downstream"):
         run_dbt(["build", *DOWNSTREAM, *refresh], url, settings, downstream_vars, quiet=True)
@@ -254,12 +253,26 @@ def _has_current_run(conn) -> bool:
     return False
 
 
-def _backtest(url, settings: Settings, plan: CyclePlan, cycle_run_id):
-    """The backtest on the cutoff features the upstream build made. In a cycle it is skipped (with a
-    warning) when the history before the cutoff is too short; asked for by name, that is an error.
-    In `insiders run` it is also skipped when its inputs did not change enough since the last backtest
-    that fitted (``refit_reason``): it would prove the same thing again; the marts keep that one."""
-    from insiders.backtest import BACKTEST_SCHEMA, cutoff_features_summary, run_backtest
+def _segment_and_forecast(url, settings: Settings, plan: CyclePlan, outcome: CycleOutcome, step) -> str:
+    """The cycle's segmentation and forecast; the segmentation run id (dbt makes it current)."""
+    with step("segment"):  # one transaction: a dropped connection leaves nothing, retry is safe
+        outcome.segmentation = with_retries(lambda: _segment(url, settings, plan), what="segment")
+    run_id = outcome.segmentation.run_id
+    # the forecast refits when the segmentation does; an assigned run reuses its model's forecast
+    parameters = getattr(outcome.segmentation, "parameters", None) or {}
+    model_run_id = parameters.get("model_run_id") if parameters.get("fit") == "assigned" else None
+    with step("forecast"), db.raw_connection(url) as conn:
+        run_forecast(conn, features_schema=publish.BUILD_SCHEMA, run_id=run_id, model_run_id=model_run_id)
+    return run_id
+
+
+def _start_backtest(url, settings: Settings, plan: CyclePlan) -> BacktestRun | None:
+    """The backtest on the cutoff features the upstream build made, or None. In a cycle it is skipped
+    (with a warning) when the history before the cutoff is too short; asked for by name, that is an
+    error. In `insiders run` it is also skipped when its inputs did not change enough since the last
+    backtest that fitted (``refit_reason``): it would prove the same thing again; the marts keep that
+    one. When the cycle also segments, the fit starts at once beside the segmentation (BacktestRun)."""
+    from insiders.backtest import BACKTEST_SCHEMA, cutoff_features_summary
 
     with db.raw_connection(url) as conn:
         cutoff, customers = cutoff_features_summary(conn)
@@ -273,7 +286,37 @@ def _backtest(url, settings: Settings, plan: CyclePlan, cycle_run_id):
     if plan.command == "run" and reason is None:
         log.info("backtest kept: its inputs did not change enough since backtest run %s", fitted.run_id)
         return None
-    return run_backtest(url, settings, seed=plan.seed, cycle_run_id=cycle_run_id)
+    return BacktestRun(url, settings, plan.seed, alongside=plan.segment)
+
+
+class BacktestRun:
+    """The backtest's fit (its own segmentation and forecast at the cutoff: independent of the cycle's)
+    in a forked child process beside the cycle's segmentation and forecast when ``alongside`` (2 cores,
+    one numeric thread each: README "Performance"), else in this process when finished. ``finish``
+    writes its ml.backtests rows with the cycle's segmentation run id, which only then is known."""
+
+    def __init__(self, url, settings: Settings, seed: int, *, alongside: bool) -> None:
+        from insiders.alongside import Alongside
+        from insiders.backtest import fit_backtest
+
+        self._url, self._fit = url, lambda: fit_backtest(url, settings, seed=seed)
+        self._child = Alongside("backtest", fit_backtest, url, settings, seed=seed) if alongside else None
+        self.fit_seconds = 0.0
+
+    def finish(self, cycle_run_id):
+        from insiders.backtest import write_backtest
+
+        if self._child is None:
+            result = self._fit()
+        else:
+            result = self._child.result()
+            self.fit_seconds = self._child.seconds
+        write_backtest(self._url, result, cycle_run_id)
+        return result
+
+    def cancel(self) -> None:
+        if self._child is not None:
+            self._child.cancel()
 
 
 def _secret(value) -> str | None:

@@ -162,13 +162,23 @@ class FittedRun:
 
 
 def last_fitted_run(conn, purpose: str = "cycle") -> FittedRun | None:
+    """The newest fitted run of ``purpose``. A backtest's segmentation counts only once its backtest
+    is written (ml.backtests): a cycle that failed or was killed between the two left a run that no
+    backtest stands on, and keeping it would keep a backtest that does not exist."""
+    backtest_written = (
+        "and exists (select 1 from ml.backtests b where b.run_id = r.run_id)" if purpose == "backtest" else ""
+    )
     with conn.cursor() as cur:
+        if purpose == "backtest":
+            cur.execute("select to_regclass('ml.backtests') is not null")
+            if not cur.fetchone()[0]:
+                return None
         cur.execute(
-            """select run_id, as_of_date, features, artifact_uri, random_seed, parameters
-               from ml.segmentation_runs
-               where status = 'succeeded' and purpose = %s
-                 and coalesce(parameters ->> 'fit', 'fitted') = 'fitted'
-               order by finished_at desc, run_id desc limit 1""",
+            f"""select run_id, as_of_date, features, artifact_uri, random_seed, parameters
+                from ml.segmentation_runs r
+                where status = 'succeeded' and purpose = %s
+                  and coalesce(parameters ->> 'fit', 'fitted') = 'fitted' {backtest_written}
+                order by finished_at desc, run_id desc limit 1""",
             (purpose,),
         )
         row = cur.fetchone()
