@@ -13,8 +13,9 @@ cycles (file already loaded). ``--scale N`` > 1 generates N copies of the shared
 day in the cold cycle, then runs a daily cycle that receives the last day's file on top. After the
 cycles: the same gzip file through a plain ``gzip -dc | psql \\copy`` into a table shaped like
 raw.transactions (side by side with the loader), and the database size. Prints seconds per step, the
-process's peak RSS sampled during each step, ru_maxrss of the process and of its children, the load
-average; writes the figures as JSON under bench-results/. Timings are printed, never asserted.
+process's peak RSS sampled during each step (with its Python children: the backtest fit alongside),
+ru_maxrss of the process and of its children, the load average; writes the figures as JSON under
+bench-results/. Timings are printed, never asserted.
 
 ``--target spark`` (the default when INSIDERS_TARGET=spark): after the Postgres cycles, a cold Spark
 cycle (insiders.warehouse.spark_cycle, a fresh warehouse under the bench's home) on the same file(s),
@@ -54,13 +55,34 @@ DATA_DIR = PROJECT_ROOT / "bench-data"
 RESULTS_DIR = PROJECT_ROOT / "bench-results"
 
 
+def _statm_mb(pid: str) -> float:
+    try:
+        with open(f"/proc/{pid}/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, IndexError, ValueError):  # a child that just ended
+        return 0.0
+
+
+def _python_children() -> list[str]:
+    """This process's child processes but the Spark JVM (the backtest fit alongside, dbt parse ahead)."""
+    pids: list[str] = []
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            pids += (task / "children").read_text().split()
+        except OSError:
+            continue
+    return [p for p in pids if "java" not in Path(f"/proc/{p}/comm").read_text(errors="replace")]
+
+
 def rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    """The RSS of this process plus its Python children's, which run beside it (their pages shared
+    with it since the fork are counted twice: an upper bound)."""
+    return _statm_mb("self") + sum(_statm_mb(p) for p in _python_children())
 
 
 class PeakSampler:
-    """Samples the RSS every 20 ms; ``take()`` returns the peak since the last call."""
+    """Samples the RSS (this process and its Python children, ``rss_mb``) every 20 ms; ``take()``
+    returns the peak since the last call."""
 
     def __init__(self) -> None:
         self.peak = rss_mb()
@@ -380,7 +402,7 @@ def main() -> None:
     print(f"\nmachine: {os.cpu_count()} cores, {memory_gb:.0f} GB; load average {load_before} before, "
           f"{load_average()} after; data {', '.join(f.name for f in files)}; "
           f"manifest reuse {'off' if args.no_manifest_reuse else 'on'}")  # fmt: skip
-    print(f"\n{'cycle':<8} {'step':<44} {'seconds':>8} {'peak RSS MB':>12}")
+    print(f"\n{'cycle':<8} {'step':<44} {'seconds':>8} {'peak RSS MB':>12}")  # with the Python children
     for label, step, seconds, peak in rows:
         print(f"{label:<8} {step:<44} {seconds:8.2f} {'' if peak is None else f'{peak:12.0f}'}")
     load_s = cold.step_seconds.get("load", float("nan"))
