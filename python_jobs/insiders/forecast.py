@@ -142,7 +142,8 @@ def fit_rows(
 
     Up to ``max_rows`` customers: the customers themselves, ``weights`` None (the plain fit, unchanged).
     Above: their distinct ``(x, t_x, T)`` with the number of customers of each as weights (the same
-    likelihood, so the same fit up to round-off: inputs in whole days repeat a lot); when even the
+    likelihood, so the same maximum: BG/NBD to ~1e-11 at 10 copies of 10x; Pareto/NBD stops elsewhere
+    on its flat s/beta ridge, r within 1.5%; inputs in whole days repeat a lot); when even the
     distinct rows exceed ``max_rows``, those of a random sample of ``max_rows`` customers (seeded: the
     same data give the same fit), whose maximum-likelihood estimate differs from the full one by its
     sampling error, of order ``1/sqrt(max_rows)`` relative. Predictions are then made for everyone.

@@ -11,7 +11,24 @@
 --   every id present (not null);
 -- - lines of a warehouse relation (source_uri 'warehouse:...', rows_loaded a snapshot, line numbers
 --   from the layout's line_id column) keep the direct check: their ids unique among them.
+-- The files to check and the warehouse files are queried first and written as literals: Postgres then
+-- reads those files' lines by the index on file_id (a subquery made it scan every line, each build).
 -- Returns one row per file that does not add up, and one per id seen twice in a warehouse relation.
+
+{%- set condition = lines_not_yet_tested() %}
+{%- set check_ids = none %}
+{%- set warehouse_ids = [] %}
+{%- if execute %}
+    {%- if condition != 'true' %}
+        {%- set check_ids = run_query(
+            'select distinct file_id from ' ~ ref('int_transactions_classified') ~ ' where ' ~ condition
+        ).columns[0].values() | list %}
+    {%- endif %}
+    {%- set warehouse_ids = run_query(
+        'select file_id from ' ~ ref('stg_shop__files') ~ " where source_uri like 'warehouse:%'"
+    ).columns[0].values() | list %}
+{%- endif %}
+{%- set file_filter = 'true' if check_ids is none else 'file_id in (' ~ (check_ids | join(', ') or 'null') ~ ')' %}
 
 with
 
@@ -27,14 +44,6 @@ files as (
 
 ),
 
-files_to_check as (
-
-    select distinct file_id
-    from classified_lines
-    where {{ lines_not_yet_tested() }}
-
-),
-
 lines_per_file as (
 
     select
@@ -43,7 +52,7 @@ lines_per_file as (
         count(transaction_line_id) as keyed_lines
 
     from classified_lines
-    where file_id in (select files_to_check.file_id from files_to_check)
+    where {{ file_filter }}
     group by file_id
 
 ),
@@ -73,18 +82,17 @@ file_mismatches as (
 warehouse_duplicates as (
 
     select
-        classified_lines.file_id,
-        classified_lines.transaction_line_id,
+        file_id,
+        transaction_line_id,
         count(*) as classified_lines,
         count(*) as keyed_lines,
-        max(files.rows_loaded) as rows_loaded
+        cast(null as {{ dbt.type_int() }}) as rows_loaded
 
     from classified_lines
-    inner join files on classified_lines.file_id = files.file_id
     where
-        files.source_uri like 'warehouse:%'
-        and classified_lines.file_id in (select files_to_check.file_id from files_to_check)
-    group by classified_lines.file_id, classified_lines.transaction_line_id
+        file_id in ({{ warehouse_ids | join(', ') or 'null' }})
+        and {{ file_filter }}
+    group by file_id, transaction_line_id
     having count(*) > 1
 
 ),
