@@ -185,7 +185,8 @@ customer_units as (
                     dbt.type_string()
                 ) }}
             else customers_drawn.customer_id
-        end as unit_id
+        end as unit_id,
+        cast(customers_drawn.actual_revenue as {{ type_exact_decimal() }}) as exact_revenue
 
     from customers_drawn
     inner join drawn_counts on customers_drawn.backtest_id = drawn_counts.backtest_id
@@ -197,9 +198,11 @@ units as (
     select
         backtest_id,
         unit_id,
-        sum(actual_revenue) as unit_revenue,
-        sum(case when is_in_insiders then actual_revenue else 0 end) as unit_insiders_revenue,
-        sum(case when is_in_best_baseline then actual_revenue else 0 end) as unit_baseline_revenue
+        -- exact decimals from here on: the sums do not depend on the order rows come in (an incremental
+        -- build plans them otherwise than a full one), so both give the same interval to the last digit
+        sum(exact_revenue) as unit_revenue,
+        sum(case when is_in_insiders then exact_revenue else 0 end) as unit_insiders_revenue,
+        sum(case when is_in_best_baseline then exact_revenue else 0 end) as unit_baseline_revenue
 
     from customer_units
     group by backtest_id, unit_id
@@ -282,7 +285,10 @@ replicate_differences as (
     select
         backtest_id,
         replicate_id,
-        (insiders_revenue - baseline_revenue) / total_revenue as difference
+        cast(
+            {{ decimal_ratio('(insiders_revenue - baseline_revenue)', 'total_revenue') }}
+            as {{ type_double() }}
+        ) as difference
 
     from replicate_shares
     where total_revenue > 0
