@@ -24,6 +24,7 @@ from insiders.forecast import (
     fit_bg_nbd,
     fit_gamma_gamma,
     fit_pareto_nbd,
+    fit_rows,
     pareto_expected_purchases,
     pareto_probability_alive,
     pareto_probability_of_purchase,
@@ -457,3 +458,67 @@ def test_fit_pareto_nbd_rejects_bad_input():
         fit_pareto_nbd([1, 2], [5.0, 40.0], [10.0, 30.0])
     with pytest.raises(ValueError, match="zero customers"):
         fit_pareto_nbd([], [], [])
+
+
+# --------------------------------------------------------------------------------------------------
+# Fits at scale: distinct rows with counts, a seeded sample, the quadrature in chunks
+# --------------------------------------------------------------------------------------------------
+
+
+def test_fit_rows_keeps_the_customers_up_to_the_limit(cdnow_summary):
+    x, t_x, age = cdnow_summary["x"], cdnow_summary["t_x"], cdnow_summary["T"]
+    fx, ft, fa, weights = fit_rows(x, t_x, age, max_rows=len(x))
+    assert weights is None
+    assert np.array_equal(fx, x) and np.array_equal(ft, t_x) and np.array_equal(fa, age)
+
+
+def test_distinct_rows_with_counts_give_the_fit_of_the_customers(cdnow_summary, cdnow_bg, cdnow_pnbd):
+    """The CDNOW customers repeated 3 times (7,071 rows, 1,385 distinct): above the limit, the fit runs on
+    the distinct rows with their counts and finds the customers' own maximum (the same likelihood)."""
+    x, t_x, age = (np.tile(cdnow_summary[c].to_numpy(dtype=float), 3) for c in ("x", "t_x", "T"))
+    fx, ft, fa, weights = fit_rows(x, t_x, age, max_rows=5_000)
+    assert weights is not None and weights.sum() == x.size and len(fx) < 5_000
+    bg = fit_bg_nbd(fx, ft, fa, weights=weights)
+    pnbd = fit_pareto_nbd(fx, ft, fa, weights=weights)
+    for fitted, full in ((bg, cdnow_bg), (pnbd, cdnow_pnbd)):
+        for name in fitted.__dataclass_fields__:
+            assert getattr(fitted, name) == pytest.approx(getattr(full, name), rel=1e-3), name
+
+
+def test_a_seeded_sample_above_the_limit_fits_close_to_all_customers():
+    """Distinct rows above the limit: a seeded sample of the limit's size, the same on every call; its
+    estimate is within a few sampling errors of the fit on every customer (relative error ~ 1/sqrt(n))."""
+    rng = np.random.default_rng(7)
+    n = 40_000
+    age = rng.uniform(30, 365, n).round(3)  # continuous ages: nearly every row distinct
+    lam = rng.gamma(0.8, 1 / 20.0, n)
+    p_drop = rng.beta(1.0, 6.0, n)
+    x = np.minimum(rng.poisson(lam * age), rng.geometric(p_drop) - 1).astype(float)
+    t_x = np.where(x > 0, age * rng.beta(x + 1, 1.0), 0.0).round(3)
+    first = fit_rows(x, t_x, age, max_rows=10_000)
+    again = fit_rows(x, t_x, age, max_rows=10_000)
+    assert first[3] is not None and first[3].sum() == 10_000
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    sampled = fit_bg_nbd(*first[:3], weights=first[3])
+    full = fit_bg_nbd(x, t_x, age)
+    assert sampled.r == pytest.approx(full.r, rel=0.1)
+    assert sampled.alpha == pytest.approx(full.alpha, rel=0.1)
+
+
+def test_fit_rejects_bad_weights(cdnow_summary):
+    x, t_x, age = cdnow_summary["x"], cdnow_summary["t_x"], cdnow_summary["T"]
+    with pytest.raises(ValueError, match="weights"):
+        fit_bg_nbd(x, t_x, age, weights=np.zeros(len(x)))
+    with pytest.raises(ValueError, match="weights"):
+        fit_pareto_nbd(x, t_x, age, weights=np.ones(3))
+
+
+def test_pareto_probability_of_purchase_in_chunks_is_the_same(cdnow_pnbd, cdnow_summary, monkeypatch):
+    import insiders.forecast as forecast
+
+    x, t_x, age = cdnow_summary["x"], cdnow_summary["t_x"], cdnow_summary["T"]
+    whole = pareto_probability_of_purchase(cdnow_pnbd, 30.0, x, t_x, age)
+    monkeypatch.setattr(forecast, "_QUADRATURE_ROWS", 100)
+    chunked = pareto_probability_of_purchase(cdnow_pnbd, 30.0, x, t_x, age)
+    assert chunked.shape == whole.shape
+    np.testing.assert_allclose(chunked, whole, rtol=1e-13, atol=0)

@@ -11,8 +11,16 @@
     earlier backtest's outcomes and so its fingerprint: it is recomputed, as a full rebuild would
     (tests/insiders/test_incremental.py). Each customer's draw is hashed once per replicate
     (computed_once: Postgres would otherwise hash again in every branch of the weight's CASE).
+    Bounded at scale (var bootstrap_max_units, default 10,000): a backtest with more customers drawn
+    (revenue != 0) than that resamples that many buckets of customers instead (bucket = a hash of the
+    customer, so the same on every build and engine); each bucket's sums are i.i.d., so the interval
+    estimates the same spread (scripts/bootstrap_buckets_check.py: within its own noise at 10x), at a
+    cost of at most 1,000 x bootstrap_max_units hashes. At or below it, each customer is a unit and
+    the interval is the per-customer one to the last digit. A changed setting recomputes every
+    backtest (the setting is stored with the row, part of the fingerprint).
 -#}
 {{ config(**keyed_incremental_config('backtest_id')) }}
+{%- set bootstrap_max_units = var('bootstrap_max_units') | int %}
 
 {%- set row_checksum = hash_bucket(
     "customer_id || '|' || " ~ dbt.cast("actual_revenue", dbt.type_string())
@@ -27,7 +35,7 @@
 {%- set changed_ids = none %}
 {%- if is_incremental() and execute %}
     {%- set built_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
-    {%- if 'input_checksum' in built_columns %}
+    {%- if 'input_checksum' in built_columns and 'bootstrap_max_units' in built_columns %}
         {%- set changed_query %}
             select fingerprints.backtest_id
             from (
@@ -40,6 +48,7 @@
                     fingerprints.backtest_id = built.backtest_id
                     and fingerprints.input_rows = built.input_rows
                     and fingerprints.input_checksum = built.input_checksum
+                    and built.bootstrap_max_units = {{ bootstrap_max_units }}
             where built.backtest_id is null
         {%- endset %}
         {%- set changed_ids = run_query(changed_query).columns[0].values() | list %}
@@ -131,31 +140,104 @@ best_baseline as (
 
 ),
 
-draws as (
+customers_drawn as (
 
     select
         customer_groups.backtest_id,
-        replicates.replicate_id,
+        customer_groups.customer_id,
         customer_groups.actual_revenue,
         customer_groups.is_in_insiders,
         case
             when best_baseline.best_baseline = 'top_past_revenue' then customer_groups.is_in_top_past_revenue
             else customer_groups.is_in_top_rfm
-        end as is_in_best_baseline,
-        -- a customer's weight in a replicate depends on the customer and the replicate only (not on
-        -- the backtest id, which a rebuild draws anew): the same data give the same interval
-        -- (a uniform draw in millionths)
-        {{ hash_bucket(
-            "customer_groups.customer_id || '|' || "
-            ~ dbt.cast("replicates.replicate_id", dbt.type_string()), 1000000
-        ) }} as uniform_millionths
+        end as is_in_best_baseline
 
     from customer_groups
     inner join best_baseline on customer_groups.backtest_id = best_baseline.backtest_id
-    cross join replicates
     -- a customer who brought nothing adds 0 to every sum below, whatever the weight: not drawn at all
     -- (about half the customers in a 91-day horizon; same interval, half the hashing)
     where customer_groups.actual_revenue != 0
+
+),
+
+drawn_counts as (
+
+    select
+        backtest_id,
+        count(*) as drawn_customers
+
+    from customers_drawn
+    group by backtest_id
+
+),
+
+customer_units as (
+
+    -- what is resampled: each customer, up to var bootstrap_max_units customers drawn in a backtest;
+    -- above, that many buckets of customers (a seeded hash of the customer: each bucket's sums are
+    -- i.i.d., so resampling buckets estimates the same spread at a bounded cost)
+    select
+        customers_drawn.*,
+        case
+            when drawn_counts.drawn_customers > {{ bootstrap_max_units }}
+                then 'bucket ' || {{ dbt.cast(
+                    hash_bucket("'bucket|' || customers_drawn.customer_id", bootstrap_max_units),
+                    dbt.type_string()
+                ) }}
+            else customers_drawn.customer_id
+        end as unit_id,
+        cast(customers_drawn.actual_revenue as {{ type_exact_decimal() }}) as exact_revenue
+
+    from customers_drawn
+    inner join drawn_counts on customers_drawn.backtest_id = drawn_counts.backtest_id
+
+),
+
+units as (
+
+    select
+        backtest_id,
+        unit_id,
+        -- exact decimals from here on: the sums do not depend on the order rows come in (an incremental
+        -- build plans them otherwise than a full one), so both give the same interval to the last digit
+        sum(exact_revenue) as unit_revenue,
+        sum(case when is_in_insiders then exact_revenue else 0 end) as unit_insiders_revenue,
+        sum(case when is_in_best_baseline then exact_revenue else 0 end) as unit_baseline_revenue
+
+    from customer_units
+    group by backtest_id, unit_id
+
+),
+
+unit_counts as (
+
+    select
+        backtest_id,
+        count(*) as bootstrap_units
+
+    from units
+    group by backtest_id
+
+),
+
+draws as (
+
+    select
+        units.backtest_id,
+        replicates.replicate_id,
+        units.unit_revenue,
+        units.unit_insiders_revenue,
+        units.unit_baseline_revenue,
+        -- a unit's weight in a replicate depends on the unit (the customer) and the replicate only
+        -- (not on the backtest id, which a rebuild draws anew): the same data give the same interval
+        -- (a uniform draw in millionths)
+        {{ hash_bucket(
+            "units.unit_id || '|' || "
+            ~ dbt.cast("replicates.replicate_id", dbt.type_string()), 1000000
+        ) }} as uniform_millionths
+
+    from units
+    cross join replicates
     {{ computed_once() }}
 
 ),
@@ -166,9 +248,9 @@ weighted as (
     select
         backtest_id,
         replicate_id,
-        actual_revenue,
-        is_in_insiders,
-        is_in_best_baseline,
+        unit_revenue,
+        unit_insiders_revenue,
+        unit_baseline_revenue,
         case
             when uniform_millionths < 367879 then 0
             when uniform_millionths < 735759 then 1
@@ -189,9 +271,9 @@ replicate_shares as (
     select
         backtest_id,
         replicate_id,
-        sum(weight * actual_revenue) as total_revenue,
-        sum(case when is_in_insiders then weight * actual_revenue else 0 end) as insiders_revenue,
-        sum(case when is_in_best_baseline then weight * actual_revenue else 0 end) as baseline_revenue
+        sum(weight * unit_revenue) as total_revenue,
+        sum(weight * unit_insiders_revenue) as insiders_revenue,
+        sum(weight * unit_baseline_revenue) as baseline_revenue
 
     from weighted
     group by backtest_id, replicate_id
@@ -203,7 +285,10 @@ replicate_differences as (
     select
         backtest_id,
         replicate_id,
-        (insiders_revenue - baseline_revenue) / total_revenue as difference
+        cast(
+            {{ decimal_ratio('(insiders_revenue - baseline_revenue)', 'total_revenue') }}
+            as {{ type_double() }}
+        ) as difference
 
     from replicate_shares
     where total_revenue > 0
@@ -253,12 +338,15 @@ final as (
             when interval_bounds.diff_ci_high < 0 then 'behind'
             else 'level with'
         end as verdict,
+        unit_counts.bootstrap_units,
+        {{ bootstrap_max_units }} as bootstrap_max_units,
         changed_backtests.input_rows,
         changed_backtests.input_checksum
 
     from best_baseline
     inner join changed_backtests on best_baseline.backtest_id = changed_backtests.backtest_id
     left join interval_bounds on best_baseline.backtest_id = interval_bounds.backtest_id
+    left join unit_counts on best_baseline.backtest_id = unit_counts.backtest_id
 
 )
 
