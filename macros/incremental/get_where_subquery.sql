@@ -76,11 +76,12 @@
     after the newest stamp of int_customer_facts_by_reference_date, which `dbt build` builds from the
     histories only after their tests passed. An incremental build replaces whole customers, so the
     rows of the others are those an earlier build tested, and a key that contains customer_id is
-    unique if it is unique within each recomputed customer. `true` (every row) on --full-refresh or
-    while the facts do not exist.
+    unique if it is unique within each recomputed customer. `true` (every row) on --full-refresh,
+    while the facts do not exist, and on Spark Parquet (histories rebuilt whole each build).
 -#}
 {% macro customers_not_yet_tested(history) -%}
-    {%- if not execute or flags.FULL_REFRESH -%}
+    {#- Spark on Parquet rebuilds the histories whole each build: test every row there -#}
+    {%- if not execute or flags.FULL_REFRESH or (target.type == 'spark' and not spark_file_format_has_merge()) -%}
         {{ return('true') }}
     {%- endif -%}
     {%- set facts = model_relation('int_customer_facts_by_reference_date') -%}

@@ -24,102 +24,154 @@ reference_dates as (
 
 {%- if is_incremental() %}
 
-previous_build as (
+    previous_build as (
 
-    select
-        max(computed_at) as computed_at,
-        max(last_classified_at) as last_classified_at
+        select
+            max(computed_at) as computed_at,
+            max(last_classified_at) as last_classified_at
 
-    from {{ this }}
+        from {{ this }}
 
-),
+    ),
 
-previous_reference_dates as (
+    previous_reference_dates as (
 
-    -- the reference dates of the newest build that wrote rows: every row holds as of them
-    select
-        built.reference_name,
-        max(built.reference_date) as reference_date
+        -- the reference dates of the newest build that wrote rows: every row holds as of them
+        select
+            built.reference_name,
+            max(built.reference_date) as reference_date
 
-    from {{ this }} as built
-    inner join previous_build on built.computed_at = previous_build.computed_at
-    group by built.reference_name
+        from {{ this }} as built
+        inner join previous_build on built.computed_at = previous_build.computed_at
+        group by built.reference_name
 
-),
+    ),
 
-moved_reference_dates as (
+    moved_reference_dates as (
 
-    -- a reference date that moved: the history rows dated from the earlier to the later date flip;
-    -- a reference date without a previous one: every row counts (from the earliest date there is)
-    select
-        reference_dates.reference_name,
-        case
-            when previous_reference_dates.reference_date is null then cast('0001-01-01' as date)
-            when previous_reference_dates.reference_date < reference_dates.reference_date
-                then previous_reference_dates.reference_date
-            else reference_dates.reference_date
-        end as moved_from,
-        case
-            when previous_reference_dates.reference_date is null then reference_dates.reference_date
-            when previous_reference_dates.reference_date > reference_dates.reference_date
-                then previous_reference_dates.reference_date
-            else reference_dates.reference_date
-        end as moved_to
+        -- a reference date that moved: the history rows dated from the earlier to the later date flip;
+        -- a reference date without a previous one: every row counts (from the earliest date there is)
+        select
+            reference_dates.reference_name,
+            case
+                when previous_reference_dates.reference_date is null then cast('0001-01-01' as date)
+                when previous_reference_dates.reference_date < reference_dates.reference_date
+                    then previous_reference_dates.reference_date
+                else reference_dates.reference_date
+            end as moved_from,
+            case
+                when previous_reference_dates.reference_date is null then reference_dates.reference_date
+                when previous_reference_dates.reference_date > reference_dates.reference_date
+                    then previous_reference_dates.reference_date
+                else reference_dates.reference_date
+            end as moved_to
 
-    from reference_dates
-    left join previous_reference_dates
-        on reference_dates.reference_name = previous_reference_dates.reference_name
-    where
-        previous_reference_dates.reference_date is null
-        or previous_reference_dates.reference_date != reference_dates.reference_date
+        from reference_dates
+        left join previous_reference_dates
+            on reference_dates.reference_name = previous_reference_dates.reference_name
+        where
+            previous_reference_dates.reference_date is null
+            or previous_reference_dates.reference_date != reference_dates.reference_date
 
-),
+    ),
 
-recomputed_customers as (
+    recomputed_customers as (
 
-    {#- the histories by ref(), not through CTEs: a CTE read twice is materialised (a copy of each
-        history) by Postgres #}
-    {%- for history, date_column in [
-        ('int_customer_invoices', 'purchase_date'),
-        ('int_customer_products', 'first_purchase_date'),
-        ('int_customer_country_days', 'purchase_date'),
-        ('int_customer_return_days', 'return_date'),
-    ] %}
-    {%- if not loop.first %}
+        -- the histories by ref(), not through CTEs: a CTE read twice is materialised (a copy of each
+        -- history) by Postgres; a join, not a correlated exists: Spark takes no correlated range condition
+        select history.customer_id
+        from {{ ref('int_customer_invoices') }} as history
+        cross join previous_build
+        left join moved_reference_dates
+            on
+                history.purchase_date >= moved_reference_dates.moved_from
+                and history.purchase_date < moved_reference_dates.moved_to
+        where
+            history.last_classified_at > previous_build.last_classified_at
+            or previous_build.last_classified_at is null
+            or moved_reference_dates.reference_name is not null
 
-    union
+        union
 
-    {% endif %}
-    select history.customer_id
-    from {{ ref(history) }} as history
-    cross join previous_build
-    where
-        history.last_classified_at > previous_build.last_classified_at
-        or previous_build.last_classified_at is null
-        or exists (
-            select 1
-            from moved_reference_dates
-            where
-                history.{{ date_column }} >= moved_reference_dates.moved_from
-                and history.{{ date_column }} < moved_reference_dates.moved_to
-        )
-    {%- endfor %}
+        select history.customer_id
+        from {{ ref('int_customer_products') }} as history
+        cross join previous_build
+        left join moved_reference_dates
+            on
+                history.first_purchase_date >= moved_reference_dates.moved_from
+                and history.first_purchase_date < moved_reference_dates.moved_to
+        where
+            history.last_classified_at > previous_build.last_classified_at
+            or previous_build.last_classified_at is null
+            or moved_reference_dates.reference_name is not null
 
-),
+        union
+
+        select history.customer_id
+        from {{ ref('int_customer_country_days') }} as history
+        cross join previous_build
+        left join moved_reference_dates
+            on
+                history.purchase_date >= moved_reference_dates.moved_from
+                and history.purchase_date < moved_reference_dates.moved_to
+        where
+            history.last_classified_at > previous_build.last_classified_at
+            or previous_build.last_classified_at is null
+            or moved_reference_dates.reference_name is not null
+
+        union
+
+        select history.customer_id
+        from {{ ref('int_customer_return_days') }} as history
+        cross join previous_build
+        left join moved_reference_dates
+            on
+                history.return_date >= moved_reference_dates.moved_from
+                and history.return_date < moved_reference_dates.moved_to
+        where
+            history.last_classified_at > previous_build.last_classified_at
+            or previous_build.last_classified_at is null
+            or moved_reference_dates.reference_name is not null
+
+    ),
 
 {%- endif %}
 
-{%- for part in ['invoices', 'products', 'country_days', 'return_days'] %}
+invoices as (
 
-{{ part }} as (
-
-    select * from {{ ref('int_customer_' ~ part) }}
+    select * from {{ ref('int_customer_invoices') }}
     {%- if is_incremental() %}
         where customer_id in (select recomputed_customers.customer_id from recomputed_customers)
     {%- endif %}
 
 ),
-{%- endfor %}
+
+products as (
+
+    select * from {{ ref('int_customer_products') }}
+    {%- if is_incremental() %}
+        where customer_id in (select recomputed_customers.customer_id from recomputed_customers)
+    {%- endif %}
+
+),
+
+country_days as (
+
+    select * from {{ ref('int_customer_country_days') }}
+    {%- if is_incremental() %}
+        where customer_id in (select recomputed_customers.customer_id from recomputed_customers)
+    {%- endif %}
+
+),
+
+return_days as (
+
+    select * from {{ ref('int_customer_return_days') }}
+    {%- if is_incremental() %}
+        where customer_id in (select recomputed_customers.customer_id from recomputed_customers)
+    {%- endif %}
+
+),
 
 invoices_before as (
 
@@ -227,16 +279,25 @@ history_stamps as (
     -- every line of products and country days is a purchase line, on an invoice of the customer: the
     -- invoices and the return days hold each customer's newest stamp (by ref(), not through the CTEs
     -- above: a CTE read twice is materialised, a copy of the history)
-    {%- for history in ['int_customer_invoices', 'int_customer_return_days'] %}
-    {%- if not loop.first %}
+    select
+        customer_id,
+        last_classified_at
+
+    from {{ ref('int_customer_invoices') }}
+    {%- if is_incremental() %}
+        where customer_id in (select recomputed_customers.customer_id from recomputed_customers)
+    {%- endif %}
 
     union all
-    {% endif %}
-    select customer_id, last_classified_at from {{ ref(history) }}
+
+    select
+        customer_id,
+        last_classified_at
+
+    from {{ ref('int_customer_return_days') }}
     {%- if is_incremental() %}
-    where customer_id in (select recomputed_customers.customer_id from recomputed_customers)
+        where customer_id in (select recomputed_customers.customer_id from recomputed_customers)
     {%- endif %}
-    {%- endfor %}
 
 ),
 

@@ -19,8 +19,8 @@ transactions as (
     {%- if is_incremental() %}
         {%- set classified = model_relation('int_transactions_classified') %}
         {%- if classified is not none %}
-        -- the ids as literals (see int_transactions_classified); none: no line is read
-        where file_id in ({{ files_not_in(ref('stg_shop__files'), classified) | join(', ') or 'null' }})
+            -- the ids as literals (see int_transactions_classified); none: no line is read
+            where file_id in ({{ files_not_in(ref('stg_shop__files'), classified) | join(', ') or 'null' }})
         {%- endif %}
     {%- endif %}
 
