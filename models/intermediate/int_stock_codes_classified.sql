@@ -37,11 +37,10 @@ stock_codes as (
     select distinct stock_code
 
     from transactions
-    where
-        stock_code is not null
-        {%- if is_incremental() %}
-            and stock_code not in (select classified.stock_code from {{ this }} as classified)
-        {%- endif %}
+    where stock_code is not null
+    {%- if is_incremental() %}
+        and stock_code not in (select classified.stock_code from {{ this }} as classified)
+    {%- endif %}
 
 ),
 
