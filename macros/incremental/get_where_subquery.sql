@@ -12,6 +12,9 @@
     {%- if where and '__lines_not_yet_tested__' in where -%}
         {%- set where = where | replace('__lines_not_yet_tested__', lines_not_yet_tested()) -%}
     {%- endif -%}
+    {%- if where and '__customers_not_yet_tested__' in where -%}
+        {%- set where = where | replace('__customers_not_yet_tested__', customers_not_yet_tested(relation)) -%}
+    {%- endif -%}
     {%- if where and '__files_not_yet_classified__' in where -%}
         {%- set where = where | replace('__files_not_yet_classified__', files_not_yet_classified()) -%}
     {%- endif -%}
@@ -65,4 +68,38 @@
     {%- endif -%}
     {%- set ids = files_not_in(files_relation, existing) -%}
     {{ return(column ~ ' in (' ~ (ids | join(', ') or 'null') ~ ')') }}
+{%- endmacro %}
+
+{#-
+    The customer histories' counterpart of lines_not_yet_tested (placeholder `__customers_not_yet_tested__`):
+    every row of the customers of `history` (a compact per-customer history) with a row classified
+    after the newest stamp of int_customer_facts_by_reference_date, which `dbt build` builds from the
+    histories only after their tests passed. An incremental build replaces whole customers, so the
+    rows of the others are those an earlier build tested, and a key that contains customer_id is
+    unique if it is unique within each recomputed customer. `true` (every row) on --full-refresh,
+    while the facts do not exist, and on Spark Parquet (histories rebuilt whole each build).
+-#}
+{% macro customers_not_yet_tested(history) -%}
+    {#- Spark on Parquet rebuilds the histories whole each build: test every row there -#}
+    {%- if not execute or flags.FULL_REFRESH or (target.type == 'spark' and not spark_file_format_has_merge()) -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set facts = model_relation('int_customer_facts_by_reference_date') -%}
+    {%- if facts is none -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set columns = adapter.get_columns_in_relation(facts) | map(attribute='name') | map('lower') | list -%}
+    {%- if 'last_classified_at' not in columns -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set condition -%}
+        customer_id in (
+            select recomputed.customer_id
+            from {{ history }} as recomputed
+            where
+                recomputed.last_classified_at > (select max(facts.last_classified_at) from {{ facts }} as facts)
+                or not exists (select 1 from {{ facts }} as facts)
+        )
+    {%- endset -%}
+    {{ return(condition) }}
 {%- endmacro %}

@@ -1,15 +1,28 @@
-{{ config(materialized='table') }}
+{{ config(**append_config()) }}
 
 {#-
     A table (a few thousand rows): the transactions join it, and its tests then do not re-read the
-    staged lines.
+    staged lines. Incremental by loaded file, like int_transactions_classified (built just before
+    it): a build reads the staged lines of the files that int_transactions_classified does not hold
+    yet and appends the codes it does not hold yet. A failed build retried reads the same files
+    again and appends nothing twice (a code is appended only if absent), and a code never changes
+    once classified: `--full-refresh` rebuilds it (after a change of the seed non_product_stock_codes,
+    as int_transactions_classified needs it too).
 -#}
 
 with
 
 transactions as (
 
+    -- depends_on: {{ ref('stg_shop__files') }} (the incremental filter below)
     select * from {{ ref('stg_shop__transactions') }}
+    {%- if is_incremental() %}
+        {%- set classified = model_relation('int_transactions_classified') %}
+        {%- if classified is not none %}
+            -- the ids as literals (see int_transactions_classified); none: no line is read
+            where file_id in ({{ files_not_in(ref('stg_shop__files'), classified) | join(', ') or 'null' }})
+        {%- endif %}
+    {%- endif %}
 
 ),
 
@@ -21,13 +34,13 @@ non_product_stock_codes as (
 
 stock_codes as (
 
-    select
-        stock_code,
-        count(*) as transaction_lines
+    select distinct stock_code
 
     from transactions
     where stock_code is not null
-    group by stock_code
+    {%- if is_incremental() %}
+        and stock_code not in (select classified.stock_code from {{ this }} as classified)
+    {%- endif %}
 
 ),
 
@@ -69,8 +82,7 @@ final as (
         stock_codes.stock_code,
         non_product_matches.stock_code is null as is_product,
         non_product_matches.non_product_rule,
-        non_product_matches.non_product_reason,
-        stock_codes.transaction_lines
+        non_product_matches.non_product_reason
 
     from stock_codes
     left join non_product_matches

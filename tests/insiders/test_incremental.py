@@ -31,6 +31,11 @@ HISTORIES = (
     "int_customer_country_days",
     "int_customer_return_days",
 )
+# incremental too, compared with the histories; the facts' reference_date is the date a row was computed
+# as of (a row not recomputed keeps it), so it is left out
+INCREMENTAL = (*HISTORIES, "int_stock_codes_classified", "int_customer_facts_by_reference_date")
+FEATURES = "int_customer_features_by_reference_date"
+NEW_STOCK_CODE = "99999X"  # a product code only the day's file has
 
 
 def _fingerprints_module():
@@ -66,7 +71,8 @@ def _old_invoice(history: Path) -> dict:
 
 def _delivery(history: Path, target: Path) -> tuple[Path, dict]:
     """The day's file: the last lines of the shared file, one more line of an old invoice (same
-    invoice id, date and customer, another product) and a return of that invoice on the last day."""
+    invoice id, date and customer, another product), a return of that invoice on the last day and a
+    purchase of a product code never seen before."""
     old = _old_invoice(history)
     with gzip.open(require_shared_file(), "rt", encoding="latin-1", newline="") as fh:
         last_day = [line.rstrip("\r\n") for line in deque(fh, maxlen=LAST_DAY_LINES)]
@@ -77,7 +83,8 @@ def _delivery(history: Path, target: Path) -> tuple[Path, dict]:
     late_return = (
         f"C999001,{old['StockCode']},LATE RETURN,-1,12/9/2011 12:50,{old['UnitPrice']},{customer},{country}"
     )
-    write_export(target, [HEADER, *last_day, more_of_old_invoice, late_return])
+    new_code = f"999002,{NEW_STOCK_CODE},NEW PRODUCT,1,12/9/2011 13:00,1.25,{customer},{country}"
+    write_export(target, [HEADER, *last_day, more_of_old_invoice, late_return, new_code])
     return target, old
 
 
@@ -88,10 +95,12 @@ def _fingerprints(url) -> list[str]:
         marts = module.fingerprints(conn, ("marts", "backtest"), ("segmentation_runs.parameters",), digits=6)
         histories = [
             line
-            for line in module.fingerprints(conn, ("intermediate",), digits=6)
-            if line.split("\t")[0].split(".")[1] in HISTORIES
+            for line in module.fingerprints(
+                conn, ("intermediate",), ("int_customer_facts_by_reference_date.reference_date",), digits=6
+            )
+            if line.split("\t")[0].split(".")[1] in (*INCREMENTAL, FEATURES)
         ]
-    assert len(histories) == len(HISTORIES)
+    assert len(histories) == len(INCREMENTAL) + 1
     return marts + histories
 
 
@@ -224,3 +233,89 @@ def test_the_load_checks_read_the_new_files_and_every_file_on_full_refresh(
     _execute(url, "update raw.files set rows_loaded = rows_loaded + 1 where file_id = %s", (loaded.file_id,))
     with pytest.raises(StepFailedError, match="loaded_files_reconcile"):
         run_dbt(check, url, settings, build_vars, quiet=True)
+
+
+def _features_fingerprints(url) -> list[str]:
+    """The histories, the facts, the features and the two features marts (the other marts of one
+    database hold every run, so a second cycle changes them)."""
+    lines = [line for line in _fingerprints(url) if line.split("\t")[0].endswith(".customer_features")]
+    assert len(lines) == 2
+    return lines + [line for line in _fingerprints(url) if line.startswith("intermediate.")]
+
+
+def _stock_codes(url) -> list[tuple]:
+    return _query(url, "select * from intermediate.int_stock_codes_classified order by stock_code")
+
+
+def test_a_failed_build_retried_gives_what_a_full_rebuild_gives(files, make_database, settings_for):
+    """The day's build fails after int_stock_codes_classified appended the day's new codes (before
+    int_transactions_classified took the file), and after the customer facts were recomputed (before
+    the features were built): the retry appends no code twice, recomputes the day's customers, and the
+    marts, histories and facts are those of a --full-refresh of the same database."""
+    history, delivery, _ = files
+    url = make_database("retry")
+    settings = settings_for(url, bi_role=f"bi_{uuid.uuid4().hex[:8]}")
+    run_cycle(settings, [str(history)])
+    build_vars = {"marts_schema": publish.BUILD_SCHEMA, "backtest_horizon_days": 91}
+    codes_before = _stock_codes(url)
+    assert NEW_STOCK_CODE not in {row[0] for row in codes_before}
+
+    load_sources(url, [str(delivery)], settings)
+    run_dbt(["run", "--select", "int_stock_codes_classified"], url, settings, build_vars, quiet=True)
+    appended = _stock_codes(url)
+    assert NEW_STOCK_CODE in {row[0] for row in appended}
+    assert len(appended) > len(codes_before)
+    run_dbt(["run", "--select", "int_stock_codes_classified"], url, settings, build_vars, quiet=True)
+    assert _stock_codes(url) == appended, "the retry of the failed build appended nothing twice"
+    # the next failure: after the histories and the facts, before the features
+    facts = ["+int_customer_facts_by_reference_date", "--exclude", "int_stock_codes_classified"]
+    run_dbt(["run", "--select", *facts], url, settings, build_vars, quiet=True)
+
+    run_cycle(settings, plan=CyclePlan.for_run(settings, [str(delivery)]))  # the retry: the file is loaded
+    assert _stock_codes(url) == appended
+    retried = _features_fingerprints(url)
+    run_cycle(settings, plan=CyclePlan.for_run(settings, [str(delivery)], full_refresh=True))
+    assert _stock_codes(url) == appended
+    assert retried == _features_fingerprints(url)
+
+
+def test_the_features_follow_a_reference_date_that_moves(files, make_database, settings_for):
+    """The reference dates move back and forth (var backtest_cutoff): the incremental
+    facts recompute the customers with history rows between the old and the new date, keep the
+    others, and give the features a --full-refresh gives."""
+    history, _, _ = files
+    url = make_database("dates")
+    settings = settings_for(url, bi_role=f"bi_{uuid.uuid4().hex[:8]}")
+    run_cycle(settings, [str(history)])
+    select = [
+        "--select",
+        "int_reference_dates",
+        "int_customer_facts_by_reference_date",
+        "int_customer_features_by_reference_date",
+    ]
+    features = f"select * from intermediate.{FEATURES} order by reference_name, customer_id"
+    facts = "intermediate.int_customer_facts_by_reference_date"
+    # the cutoff moves (var as_of_date would move the current date the same way; the day's delivery
+    # moves it in the test above and in the benchmark)
+    moves = (
+        {"backtest_cutoff": "2011-06-30"},  # back
+        {"backtest_cutoff": "2011-06-30"},  # no move
+        {"backtest_cutoff": "2011-10-15"},  # forward
+        {},  # the default again: the horizon before the current date
+    )
+    newest = f"select max(computed_at) from {facts}"
+    for step, dates in enumerate(moves):
+        build_vars = {"marts_schema": publish.BUILD_SCHEMA, "backtest_horizon_days": 91, **dates}
+        [(before,)] = _query(url, newest)
+        run_dbt(["run", *select], url, settings, build_vars, quiet=True)
+        incremental = _query(url, features)
+        [(recomputed, total)] = _query(
+            url, f"select count(*) filter (where computed_at > %s), count(*) from {facts}", (before,)
+        )
+        if step == 1:
+            assert recomputed == 0, "no date moved, no customer has new lines: nothing recomputed"
+        else:
+            assert 0 < recomputed < total, "the customers without a row between the dates were kept"
+        run_dbt(["run", *select, "--full-refresh"], url, settings, build_vars, quiet=True)
+        assert incremental == _query(url, features), dates
+        assert total == _query(url, f"select count(*) from {facts}")[0][0]
