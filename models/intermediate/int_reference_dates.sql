@@ -13,14 +13,23 @@ transactions as (
 
 ),
 
+latest_invoice as (
+
+    -- one row, whatever the vars: a var date alone, selected from the lines, would be one per line
+    select max(cast(invoiced_at as date)) as latest_invoice_date
+
+    from transactions
+
+),
+
 current_date_of_features as (
 
     select
         {{ date_var(
-            'as_of_date', "cast(" ~ dbt.dateadd('day', 1, 'max(cast(invoiced_at as date))') ~ " as date)"
+            'as_of_date', "cast(" ~ dbt.dateadd('day', 1, 'latest_invoice_date') ~ " as date)"
         ) }} as reference_date
 
-    from transactions
+    from latest_invoice
 
 ),
 

@@ -196,9 +196,14 @@ def _steps(
         publish.prepare_build_schema(conn, lock_pid=lock_pid)
     with step("dbt build upstream"):
         run_dbt(["build", *UPSTREAM, *refresh], url, settings, build_vars, quiet=True)
+    run_id = _segment(url, settings, plan, outcome, step) if plan.segment else None
+    # the backtest's own segmentation starts after the cycle's has committed, as it always did: both
+    # draw new segment ids from the runs before them, and the previous run it compares with is the
+    # cycle's; it is fitted beside the forecast (BacktestRun)
     backtest = _start_backtest(url, settings, plan) if plan.backtest else None
     try:
-        run_id = _segment_and_forecast(url, settings, plan, outcome, step) if plan.segment else None
+        if plan.segment:
+            _forecast(url, outcome, step)
     except BaseException:
         if backtest is not None:
             backtest.cancel()
@@ -253,17 +258,21 @@ def _has_current_run(conn) -> bool:
     return False
 
 
-def _segment_and_forecast(url, settings: Settings, plan: CyclePlan, outcome: CycleOutcome, step) -> str:
-    """The cycle's segmentation and forecast; the segmentation run id (dbt makes it current)."""
+def _segment(url, settings: Settings, plan: CyclePlan, outcome: CycleOutcome, step) -> str:
+    """The cycle's segmentation; its run id (dbt makes it current)."""
     with step("segment"):  # one transaction: a dropped connection leaves nothing, retry is safe
-        outcome.segmentation = with_retries(lambda: _segment(url, settings, plan), what="segment")
+        outcome.segmentation = with_retries(lambda: _segmentation(url, settings, plan), what="segment")
+    return outcome.segmentation.run_id
+
+
+def _forecast(url, outcome: CycleOutcome, step) -> None:
+    """The forecast of the cycle's segmentation run: it refits when the segmentation does; an assigned
+    run reuses its model's forecast."""
     run_id = outcome.segmentation.run_id
-    # the forecast refits when the segmentation does; an assigned run reuses its model's forecast
     parameters = getattr(outcome.segmentation, "parameters", None) or {}
     model_run_id = parameters.get("model_run_id") if parameters.get("fit") == "assigned" else None
     with step("forecast"), db.raw_connection(url) as conn:
         run_forecast(conn, features_schema=publish.BUILD_SCHEMA, run_id=run_id, model_run_id=model_run_id)
-    return run_id
 
 
 def _start_backtest(url, settings: Settings, plan: CyclePlan) -> BacktestRun | None:
@@ -271,7 +280,7 @@ def _start_backtest(url, settings: Settings, plan: CyclePlan) -> BacktestRun | N
     (with a warning) when the history before the cutoff is too short; asked for by name, that is an
     error. In `insiders run` it is also skipped when its inputs did not change enough since the last
     backtest that fitted (``refit_reason``): it would prove the same thing again; the marts keep that
-    one. When the cycle also segments, the fit starts at once beside the segmentation (BacktestRun)."""
+    one. When the cycle also segments, the fit starts at once, beside the forecast (BacktestRun)."""
     from insiders.backtest import BACKTEST_SCHEMA, cutoff_features_summary
 
     with db.raw_connection(url) as conn:
@@ -290,9 +299,9 @@ def _start_backtest(url, settings: Settings, plan: CyclePlan) -> BacktestRun | N
 
 
 class BacktestRun:
-    """The backtest's fit (its own segmentation and forecast at the cutoff: independent of the cycle's)
-    in a forked child process beside the cycle's segmentation and forecast when ``alongside`` (2 cores,
-    one numeric thread each: README "Performance"), else in this process when finished. ``finish``
+    """The backtest's fit (its own segmentation and forecast at the cutoff) in a forked child process
+    beside the cycle's forecast when ``alongside`` (2 cores, one numeric thread each: README
+    "Performance"), else in this process when finished. ``finish``
     writes its ml.backtests rows with the cycle's segmentation run id, which only then is known."""
 
     def __init__(self, url, settings: Settings, seed: int, *, alongside: bool) -> None:
@@ -323,7 +332,7 @@ def _secret(value) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
-def _segment(url, settings: Settings, plan: CyclePlan):
+def _segmentation(url, settings: Settings, plan: CyclePlan):
     """A new fit when ``refit_reason`` gives one (or `insiders segment` asks for it), otherwise the
     customers assigned with the last fitted model (recorded as such: parameters.fit = 'assigned')."""
     try:

@@ -90,12 +90,7 @@ def test_unchanged_inputs_assign_with_the_model_and_past_the_schedule_it_refits(
     forecast_fit = "select fit, model_run_id from ml.forecast_fits where run_id = %s"
     # the forecast follows the segmentation: the fitted run's forecast applied, no new fit
     assert _query(url, forecast_fit, (second.segmentation.run_id,)) == [("assigned", fitted)]
-    # the backtest's fit runs beside the cycle's segmentation: which of the two finished first varies
-    assert sorted(r[:2] for r in _runs(url)) == [
-        ("backtest", "fitted"),
-        ("cycle", "assigned"),
-        ("cycle", "fitted"),
-    ]
+    assert [r[:2] for r in _runs(url)] == [("cycle", "fitted"), ("backtest", "fitted"), ("cycle", "assigned")]
     assert _query(url, "select count(*) from marts.backtest_results where is_latest") != [(0,)]
     assigned_marts = _marts(url)
     current = _query(url, "select run_id, is_current from marts.segmentation_runs where is_current")
@@ -142,7 +137,7 @@ def test_a_changed_share_above_the_threshold_refits(refit_db, sample):  # noqa: 
 
 
 def test_a_backtest_fit_whose_rows_were_never_written_is_not_kept(refit_db, sample):  # noqa: F811
-    """The backtest's fit runs beside the cycle's segmentation (insiders.alongside) and commits its own
+    """The backtest's fit runs beside the cycle's forecast (insiders.alongside) and commits its own
     segmentation run before the cycle writes the backtest: a cycle that fails or dies in between leaves
     a fitted backtest run with no ml.backtests row. The next cycle must fit again, not keep nothing."""
     url, settings = refit_db
