@@ -494,7 +494,7 @@ def _copy(cur, statement: str, stream) -> None:
         raise
 
 
-def _copy_fast(cur, path: Path, facts: FileFacts, layout: Layout, file_id: int, counts: ParseCounts) -> bool:
+def _copy_fast(cur, path: Path, name: str, facts: FileFacts, layout: Layout, file_id: int, counts) -> bool:
     """COPY the file by the fast path (load_arrow) when it fits, inside a savepoint: True when done;
     False (nothing of it left in the transaction) when the exact Python path must read the file."""
     with open_text(path, facts) as text:
@@ -502,10 +502,10 @@ def _copy_fast(cur, path: Path, facts: FileFacts, layout: Layout, file_id: int, 
         header_lines = records.reader.line_num
     reason = load_arrow.python_path_reason(facts.has_nul, facts.encoding, layout, header_lines)
     if reason:
-        log.info("%s: %s, so the exact Python path reads it", path.name, reason)
+        log.info("%s: %s, so the exact Python path reads it", name, reason)
         return False
     loaded = [0]
-    stream = load_arrow.BytesStream(
+    blocks = load_arrow.prefetched(
         load_arrow.copy_text(
             path, is_gzip=facts.is_gzip, encoding=facts.encoding, lines=facts.lines, layout=layout,
             positions=records.positions, width=records.width, file_id=file_id,
@@ -514,14 +514,16 @@ def _copy_fast(cur, path: Path, facts: FileFacts, layout: Layout, file_id: int, 
     )  # fmt: skip
     cur.execute("savepoint fast_path")
     try:
-        _copy(cur, COPY_TRANSACTIONS, stream)
+        _copy(cur, COPY_TRANSACTIONS, load_arrow.BytesStream(blocks))
     except load_arrow.MISMATCH as exc:
         cur.execute("rollback to savepoint fast_path")
-        log.info("%s: the fast path does not fit (%s), so the exact Python path reads it", path.name, exc)
+        log.info("%s: the fast path does not fit (%s), so the exact Python path reads it", name, exc)
         return False
+    finally:
+        blocks.close()  # stops the thread that makes the blocks, whatever happened
     cur.execute("release savepoint fast_path")
     counts.rows_loaded = counts.rows_in_file = loaded[0]
-    log.info("%s: read by the fast path", path.name)
+    log.info("%s: read by the fast path", name)
     return True
 
 
@@ -575,7 +577,7 @@ def load_file(
         if facts.problem:
             raise FileRefused(facts.problem)
         with conn.cursor() as cur:
-            if not (fast_path and _copy_fast(cur, path, facts, layout, file_id, counts)):
+            if not (fast_path and _copy_fast(cur, path, file_name, facts, layout, file_id, counts)):
                 with open_text(path, facts) as text:
                     records = RecordReader(text, layout, may_hold_nul=facts.has_nul)
                     _copy(cur, COPY_TRANSACTIONS, _CsvStream(parse_batches(records, file_id, counts)))

@@ -17,15 +17,17 @@ Which file takes which path:
   (strict=False) does (tests/insiders/test_load_arrow.py compares the two on crafted and random text).
 
 An empty field (quoted or not) becomes NULL, as the Python path's CSV does; other values are text,
-byte for byte. Memory is bounded by the block size: one block of the file is in flight at a time.
+byte for byte. Memory is bounded by the block size: a few blocks of the file are in flight at a time.
 """
 
 from __future__ import annotations
 
 import codecs
 import io
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from queue import Full, Queue
 
 import numpy as np
 import pyarrow as pa
@@ -122,6 +124,47 @@ def copy_text(
         yield sink.getvalue().to_pybytes()
     if done + 1 != lines:
         raise FastPathMismatch(f"{done:,} records + the header on {lines:,} lines")
+
+
+def prefetched(blocks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+    """The blocks of ``blocks``, made by a thread of their own up to ``depth`` blocks ahead: pyarrow
+    decompresses, parses and writes without the GIL, so the next blocks are made on the other core
+    while this thread sends the current one to Postgres (as ``gzip -dc | psql`` runs two processes).
+    What the thread raises is raised here; when the reader stops early the thread stops too."""
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for block in blocks:
+                if not put((block, None)):
+                    return
+            put((None, None))
+        except BaseException as exc:  # handed to the reader, raised there
+            put((None, exc))
+
+    worker = threading.Thread(target=produce, name="load-arrow", daemon=True)
+    worker.start()
+    try:
+        while True:
+            block, error = queue.get()
+            if error is not None:
+                raise error
+            if block is None:
+                return
+            yield block
+    finally:
+        stop.set()
+        worker.join()
 
 
 class BytesStream(io.RawIOBase):
