@@ -535,6 +535,12 @@ def file_facts(path: Path, layout: Layout, limits: LoadLimits | None) -> FileFac
     return facts
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of the file's bytes as received (what sniff's FileFacts.sha256 holds)."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def skipped_result(source_uri: str, done: tuple, t0: float) -> LoadResult:
     """The result of a file already loaded (``done``: its file id, name and loaded_at)."""
     msg = f"already loaded as file {done[0]} ({done[1]}) on {done[2]:%Y-%m-%d %H:%M}; skipped"
@@ -559,12 +565,12 @@ def load_file(
     layout = layout or load_layout()
     source_uri = source_uri or str(path.resolve())
     file_name = file_name or path.name
-    facts = file_facts(path, layout, limits)
-    with conn.cursor() as cur:
-        done = _already_loaded(cur, facts.sha256)
+    with conn.cursor() as cur:  # by the hash of the bytes alone: a daily cycle passes its history
+        done = _already_loaded(cur, file_sha256(path))  # without decompressing it
     conn.rollback()
     if done:
         return skipped_result(source_uri, done, t0)
+    facts = file_facts(path, layout, limits)
     row = dict(file_name=file_name, source_uri=source_uri, facts=facts, etag=etag, started_at=started_at,
                layout=layout)  # fmt: skip
     refusal = _check_earlier_deaths(conn, facts.sha256)

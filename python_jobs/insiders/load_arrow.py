@@ -31,12 +31,11 @@ from queue import Full, Queue
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from insiders.layouts import Layout
 
-BLOCK_BYTES = 4 << 20  # text pyarrow parses at a time: one batch of records
+BLOCK_BYTES = 1 << 20  # text pyarrow parses at a time (one batch); it reads a few dozen ahead
 ASCII_COMPATIBLE = {"utf-8", "utf-8-sig", "iso8859-1", "cp1252", "iso8859-15", "ascii"}
 
 
@@ -112,11 +111,11 @@ def copy_text(
             continue
         columns = [batch.column(p) if p is not None else pa.nulls(n, pa.string()) for p in positions]
         for column in batch.columns:  # every field, the ignored ones too: the exact path reads them
-            longest = pc.max(pc.binary_length(column)).as_py()
-            if longest is not None and longest >= max_field_chars:
+            longest = _longest(column)
+            if longest >= max_field_chars:
                 raise FastPathMismatch(f"a field of {longest:,} bytes or more")
-        ids = pa.array(np.full(n, file_id, dtype=np.int64))
-        line_numbers = pa.array(np.arange(done + 2, done + 2 + n, dtype=np.int64))
+        ids = _int64s(np.full(n, file_id, dtype=np.int64))
+        line_numbers = _int64s(np.arange(done + 2, done + 2 + n, dtype=np.int64))
         sink = pa.BufferOutputStream()
         pacsv.write_csv(pa.RecordBatch.from_arrays([ids, line_numbers, *columns], out_names), sink, options)
         done += n
@@ -124,6 +123,20 @@ def copy_text(
         yield sink.getvalue().to_pybytes()
     if done + 1 != lines:
         raise FastPathMismatch(f"{done:,} records + the header on {lines:,} lines")
+
+
+def _int64s(values: np.ndarray) -> pa.Array:
+    """An int64 array over the numpy buffer (pa.array would import pandas on its first call: ~1 s)."""
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
+def _longest(column: pa.StringArray) -> int:
+    """Bytes of the longest value, from the offsets (not pyarrow.compute: its first call costs ~1 s)."""
+    if not len(column):
+        return 0
+    start = column.offset
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[start : start + len(column) + 1]
+    return int(np.diff(offsets).max())
 
 
 def prefetched(blocks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
