@@ -27,7 +27,7 @@ def light_cycle(monkeypatch, database_url, tmp_path):
 
     monkeypatch.setattr("insiders.cycle.load_sources", lambda url, sources, settings: [])
     monkeypatch.setattr("insiders.cycle.run_dbt", fake_dbt)
-    monkeypatch.setattr("insiders.cycle._segment", lambda url, settings, seed: RESULT)
+    monkeypatch.setattr("insiders.cycle._segmentation", lambda url, settings, plan: RESULT)
     monkeypatch.setattr("insiders.cycle.run_forecast", lambda conn, **kwargs: None)
     monkeypatch.setattr("insiders.cycle.write_report", lambda conn, folder: None)
     monkeypatch.setenv("INSIDERS_DATABASE_URL", database_url.render_as_string(hide_password=False))
