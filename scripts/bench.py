@@ -64,7 +64,7 @@ def _statm_mb(pid: str) -> float:
 
 
 def _python_children() -> list[str]:
-    """This process's child processes but the Spark JVM (the backtest fit alongside, dbt parse ahead)."""
+    """This process's child processes but the Spark JVM (the backtest fit alongside)."""
     pids: list[str] = []
     for task in Path("/proc/self/task").iterdir():
         try:

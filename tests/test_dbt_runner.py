@@ -156,21 +156,3 @@ def test_a_cycle_parses_once_and_gives_the_marts_of_a_cycle_without_reuse(
     reused, fresh = _marts(reused_url), _marts(fresh_url)
     assert all(reused[m] for m in COMPARED_MARTS)
     assert reused == fresh
-
-
-def test_a_parse_ahead_leaves_the_partial_parse_the_first_call_then_uses(
-    database_url, settings_for, tmp_path
-):
-    """With no partial parse file yet, dbt parses in a child process (the cycle starts it before the
-    load); the first call in this process then parses partially, finding nothing changed."""
-    settings = settings_for(database_url, dbt_target_path=tmp_path / "fresh-target")
-    cycle_vars = {"marts_schema": "marts__build", "backtest_horizon_days": 91}
-    assert dbt.parse_ahead(database_url, settings, cycle_vars)
-    assert not dbt.parse_ahead(database_url, settings, cycle_vars)  # one at a time
-    dbt.PARSE_AHEAD.wait()
-    assert (settings.dbt_target_path / dbt.PARTIAL_PARSE_FILE).exists()
-    assert not dbt.parse_ahead(database_url, settings, cycle_vars)  # nothing left to save
-    run_dbt(["--log-level-file", "debug", "ls", "--select", "int_reference_dates"], database_url, settings,
-            cycle_vars)  # fmt: skip
-    log_text = (settings.home / "logs" / "dbt.log").read_text()  # where the parse says what it did
-    assert "Partial parsing enabled, no changes found, skipping parsing" in log_text

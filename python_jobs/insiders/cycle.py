@@ -21,7 +21,7 @@ from pathlib import Path
 from psycopg2 import sql
 
 from insiders import bi, db, ops, publish
-from insiders.dbt import parse_ahead, run_dbt
+from insiders.dbt import run_dbt
 from insiders.errors import StepFailedError, UserError
 from insiders.ingest import load_sources, shop_source_vars
 from insiders.load import LoadResult
@@ -179,12 +179,11 @@ def _steps(
     if plan.backtest_cutoff is not None:
         build_vars["backtest_cutoff"] = plan.backtest_cutoff.isoformat()
     readers = [settings.bi_role]
-    shop_vars = shop_source_vars(url, settings)  # a warehouse relation instead of raw files
-    build_vars.update(shop_vars)
-    parse_ahead(url, settings, build_vars)  # on the other core while the files load (insiders.dbt)
     if plan.load:
         with step("load"):  # loading is idempotent (one transaction per file): safe to retry whole
             outcome.loads = with_retries(lambda: load_sources(url, list(plan.sources), settings), what="load")
+    shop_vars = shop_source_vars(url, settings)  # a warehouse relation instead of raw files
+    build_vars.update(shop_vars)
     # A warehouse relation is not delivered file by file: its rows can change under its one file id, so
     # the incremental models are rebuilt from it every cycle (incremental equals full).
     refresh = ["--full-refresh"] if plan.full_refresh or shop_vars else []

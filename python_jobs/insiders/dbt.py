@@ -7,11 +7,6 @@ vars that shape the manifest. Vars read only while SQL is compiled (``RUNTIME_VA
 tests/test_dbt_runner.py) do not count: a manifest parsed with one value compiles the SQL with the
 value of the current call. A parse costs seconds; the cycle's dbt calls otherwise parsed the whole
 project each time (their vars differ, and a change of vars defeats dbt's partial parsing).
-
-Parse ahead: with no ``partial_parse.msgpack`` in the target folder yet (a fresh clone or target), the
-cycle starts ``dbt parse`` in a child process before it loads (``parse_ahead``), on the other core; the
-first node-running call then waits for it and parses partially (a fraction of a second) instead of
-fully (about 3 s at any scale). With a partial parse file already there it does nothing.
 """
 
 from __future__ import annotations
@@ -20,8 +15,6 @@ import hashlib
 import json
 import logging
 import os
-import subprocess
-import sys
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -127,58 +120,6 @@ def spark_env(settings: Settings) -> dict[str, str]:
     }
 
 
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-PARSE_AHEAD_TIMEOUT_S = 300
-
-
-class ParseAhead:
-    """The one ``dbt parse`` child process of this process (or none); see the module."""
-
-    def __init__(self) -> None:
-        self._child: subprocess.Popen | None = None
-        self._started = 0.0
-
-    def start(self, url: URL | None, settings: Settings, dbt_vars: Mapping[str, object] | None) -> bool:
-        """Start it unless it could not save anything (see the module); True when started."""
-        target = settings.dbt_target_path
-        if self._child is not None or not MANIFESTS.enabled or (target / PARTIAL_PARSE_FILE).exists():
-            return False
-        if url is None or dbt_target(settings) == "spark":
-            return False  # Spark parses in the JVM session's process: not ahead
-        args = _common_args(settings, dbt_vars)
-        env = {**os.environ, **_dbt_env(url, settings)}
-        code = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
-        self._child = subprocess.Popen(  # its output is the in-process parse's to tell, if it fails
-            [sys.executable, "-c", code, "--log-level", "warn", "parse", *args],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        self._started = time.perf_counter()
-        log.debug("dbt parse started ahead (pid %s)", self._child.pid)
-        return True
-
-    def wait(self) -> None:
-        """Wait for the child, if any: it writes the target folder the next parse reads."""
-        child, self._child = self._child, None
-        if child is None:
-            return
-        try:
-            child.wait(timeout=PARSE_AHEAD_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        # failed: the parse in this process then tells what is wrong, as it did before
-        seconds = time.perf_counter() - self._started
-        log.debug("dbt parse ahead: exit %s after %.1fs", child.returncode, seconds)
-
-
-PARSE_AHEAD = ParseAhead()
-
-
-def parse_ahead(url: URL | None, settings: Settings, dbt_vars: Mapping[str, object] | None = None) -> bool:
-    """Start ``dbt parse`` in a child process when that will save the cycle's first full parse."""
-    return PARSE_AHEAD.start(url, settings, dbt_vars)
-
-
 def _common_args(settings: Settings, dbt_vars: Mapping[str, object] | None) -> list[str]:
     common = [
         "--project-dir", str(settings.project_dir),
@@ -215,7 +156,6 @@ def run_dbt(
     common = _common_args(settings, dbt_vars)
     log_level = ["--log-level", "warn"] if quiet else []
     env = _dbt_env(url, settings)
-    PARSE_AHEAD.wait()
     if dbt_target(settings) == "spark":  # the job may have rewritten tables dbt's session has cached
         from insiders.warehouse.spark_session import forget_cached_tables_of_active_session
 
