@@ -79,60 +79,29 @@ reference_dates as (
 
         -- the histories by ref(), not through CTEs: a CTE read twice is materialised (a copy of each
         -- history) by Postgres; a join, not a correlated exists: Spark takes no correlated range condition
-        select history.customer_id
-        from {{ ref('int_customer_invoices') }} as history
-        cross join previous_build
-        left join moved_reference_dates
-            on
-                history.purchase_date >= moved_reference_dates.moved_from
-                and history.purchase_date < moved_reference_dates.moved_to
-        where
-            history.last_classified_at > previous_build.last_classified_at
-            or previous_build.last_classified_at is null
-            or moved_reference_dates.reference_name is not null
+        {%- for history_model, history_date in [
+            ('int_customer_invoices', 'purchase_date'),
+            ('int_customer_products', 'first_purchase_date'),
+            ('int_customer_country_days', 'purchase_date'),
+            ('int_customer_return_days', 'return_date'),
+        ] %}
+            {%- if not loop.first %}
 
         union
+            {%- endif %}
 
         select history.customer_id
-        from {{ ref('int_customer_products') }} as history
+        from {{ ref(history_model) }} as history
         cross join previous_build
         left join moved_reference_dates
             on
-                history.first_purchase_date >= moved_reference_dates.moved_from
-                and history.first_purchase_date < moved_reference_dates.moved_to
+                history.{{ history_date }} >= moved_reference_dates.moved_from
+                and history.{{ history_date }} < moved_reference_dates.moved_to
         where
             history.last_classified_at > previous_build.last_classified_at
             or previous_build.last_classified_at is null
             or moved_reference_dates.reference_name is not null
-
-        union
-
-        select history.customer_id
-        from {{ ref('int_customer_country_days') }} as history
-        cross join previous_build
-        left join moved_reference_dates
-            on
-                history.purchase_date >= moved_reference_dates.moved_from
-                and history.purchase_date < moved_reference_dates.moved_to
-        where
-            history.last_classified_at > previous_build.last_classified_at
-            or previous_build.last_classified_at is null
-            or moved_reference_dates.reference_name is not null
-
-        union
-
-        select history.customer_id
-        from {{ ref('int_customer_return_days') }} as history
-        cross join previous_build
-        left join moved_reference_dates
-            on
-                history.return_date >= moved_reference_dates.moved_from
-                and history.return_date < moved_reference_dates.moved_to
-        where
-            history.last_classified_at > previous_build.last_classified_at
-            or previous_build.last_classified_at is null
-            or moved_reference_dates.reference_name is not null
-
+        {%- endfor %}
     ),
 
 {%- endif %}
