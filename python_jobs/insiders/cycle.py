@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from psycopg2 import sql
@@ -307,8 +308,8 @@ class BacktestRun:
         from insiders.alongside import Alongside
         from insiders.backtest import fit_backtest
 
-        self._url, self._fit = url, lambda: fit_backtest(url, settings, seed=seed)
-        self._child = Alongside("backtest", fit_backtest, url, settings, seed=seed) if alongside else None
+        self._url, self._fit = url, partial(fit_backtest, url, settings, seed=seed)
+        self._child = Alongside("backtest", self._fit) if alongside else None
         self.fit_seconds = 0.0
 
     def finish(self, cycle_run_id):
